@@ -1,0 +1,102 @@
+/* Storage: the SQLite database, its migrations and the read side.
+ *
+ * One write connection belongs to the writer thread (writer.h); every other
+ * thread that reads gets its own connection, opened lazily and closed when
+ * the thread exits. Prepared statements are cached per connection. */
+#ifndef FEEDBACKD_STORE_H
+#define FEEDBACKD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "feedbackd/config.h"
+#include "feedbackd/model.h"
+
+struct store_options {
+	const char *path;        /* database file; its folder is created */
+	enum fbd_sync_mode sync; /* PRAGMA synchronous for the write connection */
+	int cache_mb;            /* page cache per connection */
+};
+
+struct store;
+
+/* A connection with its statement cache. Owned by the store (readers) or the
+ * writer; never shared between threads. */
+struct db_conn {
+	sqlite3 *db;
+	struct db_stmt_slot *slots; /* statement cache, keyed by SQL text */
+	size_t n_slots;
+};
+
+/* Open (creating it and its folder if needed) and migrate the database.
+ * Returns FBD_EVERSION if the file was written by a newer binary, FBD_EIO if
+ * it cannot be opened or created. *out is owned by the caller: store_close(). */
+int store_open(struct store **out, const struct store_options *opt);
+
+/* Closes every reader connection that is still open. NULL is accepted. */
+void store_close(struct store *st);
+
+const struct store_options *store_options(const struct store *st);
+
+/* Schema version applied to the database, and the newest this binary knows. */
+int store_schema_version(const struct store *st);
+int store_latest_version(void);
+
+/* This thread's read connection (opened on first use); NULL on failure.
+ * Owned by the store; valid until the thread exits or store_close(). */
+struct db_conn *store_reader(struct store *st);
+
+/* Open a new connection with the project's pragmas (used by the writer and
+ * the worker). Caller owns it: db_conn_close(). */
+int db_conn_open(struct db_conn **out, const struct store_options *opt, bool write);
+void db_conn_close(struct db_conn *c);
+
+/* This connection's prepared statement for sql (prepared on first use and
+ * cached; the cache is keyed by the text, so sql may be built at run time as
+ * long as the number of distinct texts stays small). Returned reset and with
+ * bindings cleared; NULL if it cannot be prepared. Do not finalize it. */
+sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql);
+
+/* Run sql (no results) on c. Returns 0, FBD_ESTORAGE (disk full, read-only,
+ * I/O error) or FBD_EDB. */
+int db_exec(struct db_conn *c, const char *sql);
+
+/* Map a SQLite result code to a project error code. */
+int db_error(int rc);
+
+/* The project error code for c's last failure (never 0). */
+int db_conn_error(struct db_conn *c);
+
+/* Readiness: the database answers a query and migrations are applied. */
+bool store_ready(struct store *st);
+
+/* One submission by id. FBD_ENOTFOUND if absent. out must be initialised. */
+int store_get_submission(struct store *st, const char *id, struct submission *out);
+
+struct submission_query {
+	const char *customer_id; /* NULL: any */
+	int type;                /* enum submission_type, or -1 */
+	int channel;             /* enum channel, or -1 */
+	const char *agent_id;
+	const char *segment;
+	bool has_since, has_until;
+	int64_t since, until;    /* [since, until) on submitted_at */
+	int limit;               /* 1..500 */
+	bool has_cursor;         /* continue after (cursor_at, cursor_id) */
+	int64_t cursor_at;
+	char cursor_id[MODEL_ID_LEN + 1];
+};
+
+/* Newest first (submitted_at, then id, descending). Fills rows[0..*n) (the
+ * array has room for q->limit; each row initialised here, released by the
+ * caller) and sets *more when further rows exist. */
+int store_list_submissions(struct store *st, const struct submission_query *q,
+			   struct submission *rows, size_t *n, bool *more);
+
+/* Read one row of the submissions table selected with SUBMISSION_COLUMNS. */
+int store_row_to_submission(sqlite3_stmt *stmt, struct submission *out);
+
+#endif

@@ -1,0 +1,72 @@
+/* The single writer: group commit of submissions.
+ *
+ * One thread owns the write connection. Request threads hand it jobs (one
+ * submission, or a batch) through a bounded queue and are told, through a
+ * callback run on the writer thread, once the transaction that holds their
+ * rows has committed. Every job that arrived while the previous commit ran
+ * goes into the next transaction, so the cost of a durable fsync is shared.
+ * In that transaction each submission also updates its customer and marks it
+ * dirty for the scoring worker: a committed row is never without its mark. */
+#ifndef FEEDBACKD_WRITER_H
+#define FEEDBACKD_WRITER_H
+
+#include <stddef.h>
+
+#include "feedbackd/model.h"
+#include "feedbackd/store.h"
+
+enum write_status {
+	WRITE_PENDING = 0,
+	WRITE_CREATED = 201,   /* stored now */
+	WRITE_EXISTS = 200,    /* client id already stored with the same body: sub holds the stored record */
+	WRITE_CONFLICT = 409,  /* client id already stored with a different body */
+	WRITE_FAILED = 503,    /* not stored (storage error or shutdown) */
+};
+
+struct write_item {
+	struct submission sub; /* in: validated; out: as stored (id, received_at, segment) */
+	enum write_status status;
+};
+
+struct write_job;
+typedef void (*write_done_fn)(struct write_job *job, void *arg);
+
+/* Owned by the submitter, who must keep it alive until done() runs.
+ * done() runs on the writer thread after commit (or failure); it must not
+ * block and must not touch the writer. */
+struct write_job {
+	struct write_item *items;
+	size_t n;
+	write_done_fn done;
+	void *arg;
+	struct write_job *next; /* writer-private */
+};
+
+struct writer;
+
+struct writer_options {
+	size_t capacity; /* bounds the number of submissions waiting (not jobs) */
+	/* Called on the writer thread after each successful commit with the
+	 * number of submissions it stored (e.g. to wake the scoring worker).
+	 * Must not block. May be NULL. */
+	void (*on_commit)(void *arg, size_t stored);
+	void *on_commit_arg;
+};
+
+int writer_start(struct writer **out, struct store *st, const struct writer_options *opt);
+
+/* Queue a job. FBD_EFULL when the queue is full (answer 503),
+ * FBD_ESHUTDOWN once stopping; done() is not called then. */
+int writer_submit(struct writer *w, struct write_job *job);
+
+/* Submissions waiting now (metrics). */
+size_t writer_queue_depth(struct writer *w);
+
+/* True while the writer thread runs and its last commit did not fail. */
+bool writer_healthy(struct writer *w);
+
+/* Commit what is queued, stop the thread, close the connection, free w.
+ * NULL is accepted. */
+void writer_stop(struct writer *w);
+
+#endif

@@ -1,0 +1,28 @@
+/* Handlers of the route table, and helpers they share. */
+#ifndef FEEDBACKD_API_HANDLERS_H
+#define FEEDBACKD_API_HANDLERS_H
+
+#include <stdbool.h>
+
+#include "feedbackd/http.h"
+#include "feedbackd/writer.h"
+
+void api_post_survey(struct http_request *req);
+void api_post_nps(struct http_request *req);
+void api_get_response(struct http_request *req);
+void api_list_responses(struct http_request *req);
+void api_healthz(struct http_request *req);
+void api_readyz(struct http_request *req);
+
+/* Shared by the POST handlers. */
+bool api_idempotency_key_valid(const char *key);
+/* Checks request headers common to POSTs; replies 400 and returns false on error. */
+bool api_check_headers(struct http_request *req);
+/* The body as strict JSON, or NULL after replying 400/422. Caller frees. */
+cJSON *api_parse_body(struct http_request *req);
+/* 201/200/409/503 for a stored item. */
+void api_reply_stored(struct http_request *req, const struct write_item *item, int submit_err);
+/* 503 (with Retry-After) or 500 for a storage error code on a read path. */
+void api_reply_store_error(struct http_request *req, int err);
+
+#endif

@@ -1,0 +1,325 @@
+/* JSON-lines logging on stderr.
+ *
+ * Each line is built in a fixed stack buffer and handed to the kernel in one
+ * write(2). Lines stay below PIPE_BUF, so even when stderr is a pipe (Docker,
+ * systemd) lines from different threads never interleave, and no lock is
+ * needed. The only shared state is the level, kept in an atomic.
+ *
+ * Every string value goes through log_line_str(), which escapes JSON, turns
+ * invalid UTF-8 into U+FFFD and stops at a character boundary when the buffer
+ * runs out, so a line is always valid JSON whatever a client sent. */
+#include "feedbackd/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "feedbackd/error.h"
+
+#define LOG_LINE_MAX 2048
+#define LOG_TAIL "}\n"
+#define LOG_TAIL_LEN (sizeof(LOG_TAIL) - 1)
+
+/* Longest escaped value for the access-log fields, so that a huge method or
+ * route from a client never crowds out the status and duration. */
+#define LOG_FIELD_MAX 256
+
+static atomic_int log_threshold = FBD_LOG_INFO;
+
+static const char *const log_level_names[] = {
+    [FBD_LOG_DEBUG] = "debug",
+    [FBD_LOG_INFO] = "info",
+    [FBD_LOG_WARN] = "warn",
+    [FBD_LOG_ERROR] = "error",
+};
+
+struct log_line {
+	size_t len;
+	size_t cap; /* LOG_LINE_MAX minus room always kept for the tail */
+	char buf[LOG_LINE_MAX];
+};
+
+void log_set_level(enum fbd_log_level level)
+{
+	atomic_store_explicit(&log_threshold, (int)level, memory_order_relaxed);
+}
+
+enum fbd_log_level log_get_level(void)
+{
+	return (enum fbd_log_level)atomic_load_explicit(&log_threshold, memory_order_relaxed);
+}
+
+int log_level_parse(const char *s, enum fbd_log_level *out)
+{
+	if (s == NULL)
+		return FBD_EINVAL;
+	for (size_t i = 0; i < sizeof(log_level_names) / sizeof(log_level_names[0]); i++) {
+		if (strcasecmp(s, log_level_names[i]) == 0) {
+			if (out != NULL)
+				*out = (enum fbd_log_level)i;
+			return 0;
+		}
+	}
+	return FBD_EINVAL;
+}
+
+static bool log_enabled(enum fbd_log_level level)
+{
+	return (int)level >= atomic_load_explicit(&log_threshold, memory_order_relaxed);
+}
+
+static const char *log_level_name(enum fbd_log_level level)
+{
+	if ((unsigned)level < sizeof(log_level_names) / sizeof(log_level_names[0]))
+		return log_level_names[level];
+	return "error";
+}
+
+/* Append n bytes if they fit entirely; a partial token would break the JSON. */
+static bool log_line_put(struct log_line *l, const char *s, size_t n)
+{
+	if (n > l->cap - l->len)
+		return false;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+	return true;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes), 0 if none:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t log_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++) {
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	}
+	return len;
+}
+
+/* The JSON escape for byte c, or NULL when c needs none. */
+static const char *log_escape(unsigned char c, char tmp[8])
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	}
+	if (c < 0x20 || c == 0x7f) {
+		(void)snprintf(tmp, 8, "\\u%04x", c);
+		return tmp;
+	}
+	return NULL;
+}
+
+/* Append s as a JSON string of at most max bytes (quotes included), cut at a
+ * character boundary when it does not fit. NULL becomes null. */
+static void log_line_str(struct log_line *l, const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, room, saved_cap = l->cap;
+	char tmp[8];
+
+	/* Callers reserve room for a value after the key, so "null" fits. */
+	if (s == NULL || max < 2 || l->cap - l->len < 2) {
+		(void)log_line_put(l, "null", 4);
+		return;
+	}
+	(void)log_line_put(l, "\"", 1);
+	/* Keep one byte for the closing quote while the content is written. */
+	room = l->cap - l->len;
+	if (max - 1 < room)
+		room = max - 1;
+	l->cap = l->len + room - 1;
+	for (n = strlen(s); n > 0;) {
+		size_t step = log_utf8_len(p, n);
+		const char *esc = step == 1 ? log_escape(*p, tmp) : NULL;
+		bool ok;
+
+		if (step == 0) {
+			ok = log_line_put(l, "\\ufffd", 6);
+			step = 1;
+		} else if (esc != NULL) {
+			ok = log_line_put(l, esc, strlen(esc));
+		} else {
+			ok = log_line_put(l, (const char *)p, step);
+		}
+		if (!ok)
+			break;
+		p += step;
+		n -= step;
+	}
+	l->cap = saved_cap;
+	(void)log_line_put(l, "\"", 1);
+}
+
+/* ,"key": — followed by the value the caller appends. */
+static bool log_line_key(struct log_line *l, const char *key)
+{
+	size_t n = strlen(key);
+
+	/* The key and a minimal value must fit, or the field is left out whole. */
+	if (n + 8 > l->cap - l->len)
+		return false;
+	(void)log_line_put(l, ",\"", 2);
+	(void)log_line_put(l, key, n);
+	(void)log_line_put(l, "\":", 2);
+	return true;
+}
+
+static void log_line_field_str(struct log_line *l, const char *key, const char *value, size_t max)
+{
+	if (log_line_key(l, key))
+		log_line_str(l, value, max);
+}
+
+static void log_line_begin(struct log_line *l, enum fbd_log_level level)
+{
+	struct timespec ts;
+	struct tm tm;
+	char stamp[64];
+	int n;
+
+	l->len = 0;
+	l->cap = LOG_LINE_MAX - LOG_TAIL_LEN;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(stamp, sizeof(stamp), "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
+	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	             ts.tv_nsec / 1000000);
+	if (n > 0 && (size_t)n < sizeof(stamp))
+		(void)log_line_put(l, stamp, (size_t)n);
+	log_line_field_str(l, "level", log_level_name(level), LOG_FIELD_MAX);
+}
+
+static void log_line_write(struct log_line *l)
+{
+	size_t off = 0;
+	int saved_errno = errno;
+
+	/* The tail was kept out of cap, so it always fits. */
+	memcpy(l->buf + l->len, LOG_TAIL, LOG_TAIL_LEN);
+	l->len += LOG_TAIL_LEN;
+	while (off < l->len) {
+		ssize_t w = write(STDERR_FILENO, l->buf + off, l->len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break; /* nowhere left to report a failing stderr */
+		off += (size_t)w;
+	}
+	/* Logging must not disturb a caller that checks errno afterwards. */
+	errno = saved_errno;
+}
+
+static void log_vmsg(enum fbd_log_level level, const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_vmsg(enum fbd_log_level level, const char *prefix, const char *fmt, va_list ap)
+{
+	struct log_line l;
+	char msg[LOG_LINE_MAX];
+	size_t plen = strlen(prefix);
+	int n;
+
+	if (plen >= sizeof(msg))
+		plen = 0;
+	memcpy(msg, prefix, plen);
+	n = vsnprintf(msg + plen, sizeof(msg) - plen, fmt, ap);
+	if (n < 0)
+		msg[plen] = '\0';
+	/* libmicrohttpd ends its messages with a newline; one line is enough. */
+	for (size_t len = strlen(msg); len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r');)
+		msg[--len] = '\0';
+	log_line_begin(&l, level);
+	log_line_field_str(&l, "msg", msg, LOG_LINE_MAX);
+	log_line_write(&l);
+}
+
+void log_msg(enum fbd_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level) || fmt == NULL)
+		return;
+	va_start(ap, fmt);
+	log_vmsg(level, "", fmt, ap);
+	va_end(ap);
+}
+
+void log_request(const char *request_id, const char *method, const char *route, int status,
+                 double duration_ms)
+{
+	struct log_line l;
+	char num[64];
+	int n;
+
+	if (!log_enabled(FBD_LOG_INFO))
+		return;
+	log_line_begin(&l, FBD_LOG_INFO);
+	log_line_field_str(&l, "msg", "request", LOG_FIELD_MAX);
+	log_line_field_str(&l, "request_id", request_id, LOG_FIELD_MAX);
+	log_line_field_str(&l, "method", method, LOG_FIELD_MAX);
+	log_line_field_str(&l, "route", route, LOG_FIELD_MAX);
+	n = snprintf(num, sizeof(num), "%d", status);
+	if (n > 0 && log_line_key(&l, "status"))
+		(void)log_line_put(&l, num, (size_t)n);
+	/* NaN and infinity are not JSON numbers. */
+	if (!isfinite(duration_ms) || duration_ms > 1e15 || duration_ms < -1e15)
+		duration_ms = 0;
+	n = snprintf(num, sizeof(num), "%.2f", duration_ms);
+	if (n > 0 && (size_t)n < sizeof(num) && log_line_key(&l, "duration_ms"))
+		(void)log_line_put(&l, num, (size_t)n);
+	log_line_write(&l);
+}
+
+/* libmicrohttpd passes printf formats; saying so lets compilers check the hand-off. */
+void log_mhd(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	va_list copy;
+
+	(void)cls;
+	if (!log_enabled(FBD_LOG_WARN) || fmt == NULL)
+		return;
+	va_copy(copy, ap);
+	log_vmsg(FBD_LOG_WARN, "http: ", fmt, copy);
+	va_end(copy);
+}

@@ -1,0 +1,400 @@
+/* The writer thread: group commit.
+ *
+ * Why one writer: SQLite allows one writer at a time anyway, and an fsync per
+ * request would cap ingest at the disk's sync rate. Request threads queue
+ * jobs; this thread takes everything queued (up to GROUP_MAX submissions),
+ * applies it in one transaction and commits once, then tells every job's
+ * owner. Each submission runs inside its own savepoint so that an unexpected
+ * error in one row undoes only that row; storage errors (disk full, read-only,
+ * I/O) fail the whole group, since nothing in it can be trusted to commit.
+ *
+ * Ownership: jobs and their items belong to the submitter throughout. The
+ * writer links them into its queue and hands them back through done(). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "feedbackd/error.h"
+#include "feedbackd/uuid7.h"
+#include "feedbackd/writer.h"
+#include "store/sql.h"
+
+#define GROUP_MAX 4096
+
+struct writer {
+	struct store *st;
+	struct db_conn *conn;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct write_job *head, *tail; /* guarded by lock */
+	size_t depth;                  /* submissions queued, guarded by lock */
+	struct writer_options opt;
+	bool stopping;                 /* guarded by lock */
+	atomic_bool healthy;
+};
+
+static bool is_storage_error(int err)
+{
+	return err == FBD_ESTORAGE || err == FBD_ENOMEM;
+}
+
+static int step_done(struct db_conn *c, sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return db_conn_error(c);
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? 0 : db_error(rc);
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+static void bind_int_or_null(sqlite3_stmt *stmt, int i, int v)
+{
+	if (v >= 0)
+		sqlite3_bind_int(stmt, i, v);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+/* Client ids: an id already stored answers with the stored record when the
+ * digests match, else a conflict. Returns 1 when the item is settled. */
+static int check_existing_id(struct db_conn *c, struct write_item *item)
+{
+	sqlite3_stmt *stmt = db_stmt(c, "SELECT " SUBMISSION_COLUMNS " FROM submissions WHERE id = ?");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	sqlite3_bind_text(stmt, 1, item->sub.id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		return rc == SQLITE_DONE ? 0 : db_error(rc);
+	}
+	struct submission stored;
+	submission_init(&stored);
+	int err = store_row_to_submission(stmt, &stored);
+	sqlite3_reset(stmt);
+	if (err != 0) {
+		submission_release(&stored);
+		return err;
+	}
+	if (memcmp(stored.digest, item->sub.digest, sizeof(stored.digest)) == 0) {
+		submission_release(&item->sub);
+		item->sub = stored;
+		item->status = WRITE_EXISTS;
+	} else {
+		submission_release(&stored);
+		item->status = WRITE_CONFLICT;
+	}
+	return 1;
+}
+
+/* A submission without a segment takes its customer's current one. */
+static int resolve_segment(struct db_conn *c, struct submission *s)
+{
+	if (s->segment)
+		return 0;
+	sqlite3_stmt *stmt = db_stmt(c, "SELECT segment FROM customers WHERE customer_id = ?");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	sqlite3_bind_text(stmt, 1, s->customer_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	int err = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+		s->segment = strdup((const char *)sqlite3_column_text(stmt, 0));
+		err = s->segment ? 0 : FBD_ENOMEM;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = db_error(rc);
+	}
+	sqlite3_reset(stmt);
+	return err;
+}
+
+static int insert_submission(struct db_conn *c, const struct submission *s)
+{
+	sqlite3_stmt *stmt = db_stmt(
+		c, "INSERT INTO submissions (id, type, customer_id, contact_id, channel, agent_id,"
+		   " segment, submitted_at, submitted_given, received_at, expectation, csat, effort,"
+		   " resolved, nps, comment, tags, metadata, digest)"
+		   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	sqlite3_bind_text(stmt, 1, s->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, s->type);
+	sqlite3_bind_text(stmt, 3, s->customer_id, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 4, s->contact_id);
+	sqlite3_bind_int(stmt, 5, s->channel);
+	bind_text_or_null(stmt, 6, s->agent_id);
+	bind_text_or_null(stmt, 7, s->segment);
+	sqlite3_bind_int64(stmt, 8, s->submitted_at);
+	sqlite3_bind_int(stmt, 9, s->submitted_given);
+	sqlite3_bind_int64(stmt, 10, s->received_at);
+	bind_int_or_null(stmt, 11, s->expectation);
+	bind_int_or_null(stmt, 12, s->csat);
+	bind_int_or_null(stmt, 13, s->effort);
+	bind_int_or_null(stmt, 14, s->resolved);
+	bind_int_or_null(stmt, 15, s->nps);
+	bind_text_or_null(stmt, 16, s->comment);
+	bind_text_or_null(stmt, 17, s->tags_json);
+	bind_text_or_null(stmt, 18, s->metadata_json);
+	sqlite3_bind_blob(stmt, 19, s->digest, sizeof(s->digest), SQLITE_STATIC);
+	return step_done(c, stmt);
+}
+
+/* The customer row: counts, first/last seen, and the segment it carried. */
+static int upsert_customer(struct db_conn *c, const struct submission *s)
+{
+	sqlite3_stmt *stmt = db_stmt(
+		c, "INSERT INTO customers (customer_id, segment, surveys, nps_ratings, first_seen,"
+		   " last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+		   " ON CONFLICT (customer_id) DO UPDATE SET"
+		   " segment = coalesce(excluded.segment, segment),"
+		   " surveys = surveys + excluded.surveys,"
+		   " nps_ratings = nps_ratings + excluded.nps_ratings,"
+		   " first_seen = min(first_seen, excluded.first_seen),"
+		   " last_seen = max(last_seen, excluded.last_seen)");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	sqlite3_bind_text(stmt, 1, s->customer_id, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 2, s->segment);
+	sqlite3_bind_int(stmt, 3, s->type == SUB_SURVEY);
+	sqlite3_bind_int(stmt, 4, s->type == SUB_NPS);
+	sqlite3_bind_int64(stmt, 5, s->submitted_at);
+	return step_done(c, stmt);
+}
+
+/* Keeps the earliest mark, so the worker can measure the lag since it, and
+ * bumps gen so a worker that scored an older state does not clear this one. */
+static int mark_dirty(struct db_conn *c, const struct submission *s)
+{
+	sqlite3_stmt *stmt = db_stmt(c, "INSERT INTO dirty_customers (customer_id, marked_at)"
+					" VALUES (?, ?) ON CONFLICT (customer_id)"
+					" DO UPDATE SET gen = gen + 1");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	sqlite3_bind_text(stmt, 1, s->customer_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, s->received_at);
+	return step_done(c, stmt);
+}
+
+/* Everything one new submission changes, inside the group's transaction. */
+static int store_new_submission(struct db_conn *c, struct write_item *item)
+{
+	struct submission *s = &item->sub;
+	int err = resolve_segment(c, s);
+	if (err != 0)
+		return err;
+	if (!s->client_id)
+		uuid7_generate(s->id);
+	if ((err = insert_submission(c, s)) != 0)
+		return err;
+	if ((err = upsert_customer(c, s)) != 0)
+		return err;
+	if ((err = mark_dirty(c, s)) != 0)
+		return err;
+	item->status = WRITE_CREATED;
+	return 0;
+}
+
+static int apply_item(struct db_conn *c, struct write_item *item)
+{
+	int err = 0;
+	if (item->sub.client_id) {
+		err = check_existing_id(c, item);
+		if (err != 0)
+			return err > 0 ? 0 : err;
+	}
+	return store_new_submission(c, item);
+}
+
+/* One item in its own savepoint; a non-storage failure only fails the item. */
+static int apply_item_guarded(struct db_conn *c, struct write_item *item)
+{
+	int err = db_exec(c, "SAVEPOINT item");
+	if (err != 0)
+		return err;
+	err = apply_item(c, item);
+	if (err == 0)
+		return db_exec(c, "RELEASE item");
+	item->status = WRITE_FAILED;
+	int rb = db_exec(c, "ROLLBACK TO item");
+	if (rb == 0)
+		rb = db_exec(c, "RELEASE item");
+	return is_storage_error(err) || rb != 0 ? err : 0;
+}
+
+static void fail_group(struct write_job *jobs)
+{
+	for (struct write_job *j = jobs; j; j = j->next)
+		for (size_t i = 0; i < j->n; i++)
+			j->items[i].status = WRITE_FAILED;
+}
+
+static size_t count_created(const struct write_job *jobs)
+{
+	size_t n = 0;
+	for (const struct write_job *j = jobs; j; j = j->next)
+		for (size_t i = 0; i < j->n; i++)
+			n += j->items[i].status == WRITE_CREATED;
+	return n;
+}
+
+static void commit_group(struct writer *w, struct write_job *jobs)
+{
+	struct db_conn *c = w->conn;
+	int err = db_exec(c, "BEGIN IMMEDIATE");
+	for (struct write_job *j = jobs; err == 0 && j; j = j->next)
+		for (size_t i = 0; err == 0 && i < j->n; i++)
+			err = apply_item_guarded(c, &j->items[i]);
+	if (err == 0)
+		err = db_exec(c, "COMMIT");
+	if (err != 0) {
+		/* Nothing of the group is acknowledged; the rollback may itself
+		 * fail if the transaction is already gone, which is fine. */
+		if (!sqlite3_get_autocommit(c->db))
+			(void)db_exec(c, "ROLLBACK");
+		fail_group(jobs);
+	}
+	atomic_store(&w->healthy, err == 0);
+	if (err == 0 && w->opt.on_commit)
+		w->opt.on_commit(w->opt.on_commit_arg, count_created(jobs));
+}
+
+/* Detach queued jobs holding at most GROUP_MAX submissions (always at
+ * least one job). Called with the lock held. */
+static struct write_job *take_group(struct writer *w)
+{
+	struct write_job *first = w->head, *last = NULL;
+	size_t taken = 0;
+	for (struct write_job *j = w->head; j; j = j->next) {
+		if (last && taken + j->n > GROUP_MAX)
+			break;
+		taken += j->n;
+		last = j;
+	}
+	w->head = last->next;
+	if (w->head == NULL)
+		w->tail = NULL;
+	last->next = NULL;
+	w->depth -= taken;
+	return first;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->wake, &w->lock);
+		if (w->head == NULL) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		struct write_job *group = take_group(w);
+		pthread_mutex_unlock(&w->lock);
+
+		commit_group(w, group);
+		while (group) {
+			struct write_job *next = group->next;
+			group->next = NULL;
+			group->done(group, group->arg);
+			group = next;
+		}
+	}
+	return NULL;
+}
+
+int writer_start(struct writer **out, struct store *st, const struct writer_options *opt)
+{
+	int err = FBD_ENOMEM;
+	struct writer *w = calloc(1, sizeof(*w));
+	*out = NULL;
+	if (w == NULL)
+		return FBD_ENOMEM;
+	w->st = st;
+	w->opt = *opt;
+	atomic_init(&w->healthy, true);
+	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
+		goto fail_free;
+	err = FBD_ENOMEM;
+	if (pthread_mutex_init(&w->lock, NULL) != 0)
+		goto fail_conn;
+	if (pthread_cond_init(&w->wake, NULL) != 0)
+		goto fail_mutex;
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
+		goto fail_cond;
+	*out = w;
+	return 0;
+fail_cond:
+	pthread_cond_destroy(&w->wake);
+fail_mutex:
+	pthread_mutex_destroy(&w->lock);
+fail_conn:
+	db_conn_close(w->conn);
+fail_free:
+	free(w);
+	return err;
+}
+
+int writer_submit(struct writer *w, struct write_job *job)
+{
+	int err = 0;
+	job->next = NULL;
+	for (size_t i = 0; i < job->n; i++)
+		job->items[i].status = WRITE_PENDING;
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping) {
+		err = FBD_ESHUTDOWN;
+	} else if (w->depth + job->n > w->opt.capacity && w->depth > 0) {
+		/* An empty queue takes any job, so a batch larger than the
+		 * capacity is still served instead of refused forever. */
+		err = FBD_EFULL;
+	} else {
+		if (w->tail)
+			w->tail->next = job;
+		else
+			w->head = job;
+		w->tail = job;
+		w->depth += job->n;
+		pthread_cond_signal(&w->wake);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return err;
+}
+
+size_t writer_queue_depth(struct writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	size_t depth = w->depth;
+	pthread_mutex_unlock(&w->lock);
+	return depth;
+}
+
+bool writer_healthy(struct writer *w)
+{
+	return atomic_load(&w->healthy);
+}
+
+void writer_stop(struct writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	db_conn_close(w->conn);
+	free(w);
+}

@@ -1,0 +1,31 @@
+#include "feedbackd/error.h"
+
+const char *fbd_error_str(int err)
+{
+	switch (err) {
+	case FBD_OK:
+		return "success";
+	case FBD_ENOMEM:
+		return "out of memory";
+	case FBD_EINVAL:
+		return "invalid argument";
+	case FBD_EDB:
+		return "database error";
+	case FBD_EFULL:
+		return "queue full";
+	case FBD_ENOTFOUND:
+		return "not found";
+	case FBD_ECONFLICT:
+		return "conflict";
+	case FBD_EIO:
+		return "input/output error";
+	case FBD_EVERSION:
+		return "database schema is newer than this program";
+	case FBD_ESHUTDOWN:
+		return "shutting down";
+	case FBD_ESTORAGE:
+		return "storage full or read-only";
+	}
+	/* Never NULL, so callers can print the result of any int without checking. */
+	return "unknown error";
+}
