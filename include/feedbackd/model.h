@@ -89,12 +89,14 @@ enum json_status {
  * NUL-terminated), rejecting what cJSON lets through: invalid UTF-8, raw
  * control characters in strings, trailing data, non-JSON numbers such as 01
  * or 1., a byte order mark, duplicate member names, nesting deeper than
- * MODEL_MAX_DEPTH, numbers that overflow a double (and number tokens longer
- * than 63 characters, cJSON's limit), lone surrogate escapes, and \u0000 in
+ * MODEL_MAX_DEPTH, number tokens longer than 63 characters (cJSON's limit),
+ * lone surrogate escapes, and \u0000 in
  * strings (JSON_HAS_NUL, reported only when nothing else is wrong). On JSON_OK
  * *out is a new tree the caller frees with cJSON_Delete; otherwise *out is
  * NULL and detail (if not NULL) receives a static description. No state of
- * its own (cJSON itself resets a global error pointer on every parse). */
+ * its own (cJSON itself resets a global error pointer on every parse).
+ * A number too large for a double (1e999) is well-formed: it parses as
+ * infinity and the field rules reject it. */
 enum json_status json_parse_strict(const char *body, size_t len, cJSON **out, const char **detail);
 
 void submission_init(struct submission *s);

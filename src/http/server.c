@@ -9,8 +9,9 @@
  *
  * Replies are queued on a later call than the first whenever possible:
  * libmicrohttpd 0.9.75 closes a keep-alive connection after a reply queued on
- * the first call. The exceptions are replies that must cut the upload short
- * (413, 408), where closing is what we want.
+ * the first call. The exception is a Content-Length over the limit, answered
+ * 413 from the headers alone, where closing is what we want (the socket
+ * lingers, see linger.h, so the client reads the 413 instead of a reset).
  *
  * A handler that waits for the writer suspends the connection; the writer's
  * callback resumes it, and the next call runs the handler's resume function.
@@ -32,8 +33,10 @@
 #include "feedbackd/error.h"
 #include "feedbackd/http.h"
 #include "feedbackd/log.h"
+#include "http/linger.h"
 
 #define PATH_MAX_LEN 2048
+#define UPLOAD_SLACK (1u << 20) /* bytes read past a limit, to answer 413 */
 
 enum request_state {
 	REQ_READING = 0,   /* headers accepted, body (if any) arriving */
@@ -47,6 +50,7 @@ struct http_server {
 	struct http_server_options opt;
 	int port;
 	atomic_size_t active;
+	struct linger_set *linger;
 };
 
 struct http_request_private {
@@ -55,6 +59,7 @@ struct http_request_private {
 	size_t body_cap;     /* allocated */
 	size_t body_limit;   /* 0: body not expected, discarded */
 	size_t discarded;
+	bool cut_short;      /* answered before the body was sent: linger on close */
 	_Atomic int state;
 	struct timespec start;
 };
@@ -201,7 +206,11 @@ static struct http_request *request_new(struct http_server *srv, struct MHD_Conn
 	req->priv = priv;
 	priv->srv = srv;
 	clock_gettime(CLOCK_MONOTONIC, &priv->start);
-	req->received_at = (int64_t)time(NULL);
+	/* not time(): glibc serves it from the coarse clock, which can still
+	 * show the previous second */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	req->received_at = (int64_t)now.tv_sec;
 	req->app = srv->opt.app;
 	req->cfg = srv->opt.cfg;
 	req->conn = conn;
@@ -274,6 +283,7 @@ static bool check_body_headers(struct http_request *req)
 		unsigned long long n = strtoull(cl, &end, 10);
 		if (end != cl && *end == '\0' && n > req->priv->body_limit) {
 			reject(req, 413, "the request body exceeds the size limit");
+			req->priv->cut_short = true;
 			return false;
 		}
 	}
@@ -355,27 +365,29 @@ static bool body_append(struct http_request *req, const char *data, size_t len)
 	return true;
 }
 
-/* An upload call. Returns false when the reply must be queued now. */
+/* An upload call. Returns false when the connection must be closed.
+ *
+ * libmicrohttpd 0.9.75 accepts a reply only before the body (first call) or
+ * after all of it, never in between. A body that outgrows its limit is
+ * therefore read to its end and discarded, and 413 goes out then, keeping
+ * the connection usable; a body that goes on far beyond (UPLOAD_SLACK) or a
+ * request past its deadline can get no reply and is cut off. */
 static bool request_upload(struct http_request *req, const char *data, size_t len)
 {
 	struct http_request_private *priv = req->priv;
 	if (seconds_since(&priv->start) > (double)req->cfg->request_timeout_s) {
-		reject(req, 408, "the request body did not arrive in time");
+		log_info("request %s: body not received within %d s, closing", req->request_id,
+			 req->cfg->request_timeout_s);
+		req->status = 408;
 		return false;
 	}
 	if (atomic_load(&priv->state) == REQ_REJECTED || priv->body_limit == 0) {
-		/* Discard, but do not read an unbounded body for a reply we know. */
 		priv->discarded += len;
-		if (priv->discarded > req->cfg->max_batch_body) {
-			if (atomic_load(&priv->state) != REQ_REJECTED)
-				reject(req, 413, "the request body exceeds the size limit");
-			return false;
-		}
-		return true;
+		return priv->discarded <= req->cfg->max_batch_body + UPLOAD_SLACK;
 	}
 	if (!body_append(req, data, len)) {
 		reject(req, 413, "the request body exceeds the size limit");
-		return false;
+		priv->discarded = req->body_len + len;
 	}
 	return true;
 }
@@ -397,7 +409,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_data_size > 0) {
 		bool go_on = request_upload(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		return go_on ? MHD_YES : queue_reply(req);
+		return go_on ? MHD_YES : MHD_NO;
 	}
 	switch (atomic_load(&req->priv->state)) {
 	case REQ_READING:
@@ -425,6 +437,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
+	if (req->priv->cut_short && srv->linger) {
+		const union MHD_ConnectionInfo *info =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (info)
+			linger_add(srv->linger, info->connect_fd);
+	}
 	double secs = seconds_since(&req->priv->start);
 	const char *route = req->route ? req->route->pattern : "unmatched";
 	int status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->status : 499;
@@ -468,6 +486,11 @@ int http_server_start(struct http_server **out, const struct http_server_options
 		return FBD_ENOMEM;
 	srv->opt = *opt;
 	atomic_init(&srv->active, 0);
+	int err = linger_start(&srv->linger);
+	if (err != 0) {
+		free(srv);
+		return err;
+	}
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	struct MHD_OptionItem ops[] = {
@@ -485,6 +508,7 @@ int http_server_start(struct http_server **out, const struct http_server_options
 				       MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_ARRAY,
 				       ops, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
+		linger_stop(srv->linger);
 		free(srv);
 		return FBD_EIO;
 	}
@@ -517,5 +541,6 @@ void http_server_stop(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	MHD_stop_daemon(srv->daemon);
+	linger_stop(srv->linger);
 	free(srv);
 }

@@ -393,10 +393,8 @@ static enum json_status check_duplicates(const cJSON *obj, const char **detail)
  * MODEL_MAX_DEPTH. */
 static enum json_status walk(const cJSON *item, const char **detail)
 {
-	if (cJSON_IsNumber(item) && !isfinite(item->valuedouble)) {
-		*detail = "number out of range";
-		return JSON_MALFORMED;
-	}
+	/* A number too large for a double (1e999) is well-formed JSON: cJSON
+	 * reads it as infinity and the field rules reject it (422). */
 	if (cJSON_IsObject(item)) {
 		enum json_status rc = check_duplicates(item, detail);
 
