@@ -142,8 +142,13 @@ static void *upkeep_main(void *arg)
 		int rc = 0;
 		while (!u->stopping && rc != ETIMEDOUT)
 			rc = pthread_cond_timedwait(&u->wake, &u->lock, &until);
-		if (u->stopping && !u->busy)
+		if (u->stopping) {
+			/* The writer runs until we are gone and always calls
+			 * done(), so this wait ends. */
+			while (u->busy)
+				pthread_cond_wait(&u->wake, &u->lock);
 			break;
+		}
 		if (u->busy)
 			continue;
 		pthread_mutex_unlock(&u->lock);
