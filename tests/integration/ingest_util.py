@@ -89,14 +89,20 @@ class Server:
         raise AssertionError(f"no log line matching {pattern!r}:\n{self.log_text()}")
 
     def stop(self, timeout=15.0):
-        """SIGTERM and wait; returns the exit code."""
+        """SIGTERM and wait; returns the exit code. Sanitizer reports fail."""
         if self.proc is None:
             return None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self.proc = None
+        proc, self.proc = self.proc, None
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout)
+        time.sleep(0.05)  # let the reader thread take the last lines
+        self.check_sanitizers()
+        return code
+
+    def check_sanitizers(self):
+        text = self.log_text()
+        if "runtime error:" in text or "Sanitizer" in text:
+            raise AssertionError("sanitizer report:\n" + text)
 
     def kill(self):
         """SIGKILL this process (by its own pid) and reap it."""

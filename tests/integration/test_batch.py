@@ -29,7 +29,9 @@ class BatchTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
+        code = cls.srv.stop()
+        if code != 0:
+            raise AssertionError(f"exit code {code}:\n{cls.srv.log_text()}")
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def batch(self, items, **kw):

@@ -25,7 +25,9 @@ class IdempotencyTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
+        code = cls.srv.stop()
+        if code != 0:
+            raise AssertionError(f"exit code {code}:\n{cls.srv.log_text()}")
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def keyed(self, key, body, path="/v1/surveys", api="ingest"):
