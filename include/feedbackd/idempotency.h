@@ -39,22 +39,22 @@ void idem_record_release(struct idem_record *r);
 
 /* The in-progress fingerprint of (API key, Idempotency-Key). */
 void idem_fingerprint(const uint8_t api_digest[AUTH_DIGEST_LEN], const char *key,
-		      uint8_t out[IDEM_DIGEST_LEN]);
+                      uint8_t out[IDEM_DIGEST_LEN]);
 
 /* The request digest described above. body may be NULL when len is 0. */
 void idem_request_digest(const char *method, const char *path, const char *body, size_t len,
-			 uint8_t out[IDEM_DIGEST_LEN]);
+                         uint8_t out[IDEM_DIGEST_LEN]);
 
 /* The record stored for (api_digest, key) no earlier than now - IDEM_TTL_S.
  * Returns 0 and fills *out (caller releases it), FBD_ENOTFOUND, or a storage
  * error code. *out is zeroed first. */
 int idem_lookup(struct db_conn *c, const uint8_t api_digest[AUTH_DIGEST_LEN], const char *key,
-		int64_t now, struct idem_record *out);
+                int64_t now, struct idem_record *out);
 
 /* Store r for (api_digest, key) at time now, replacing an expired row that
  * was not purged yet. For the writer's transaction. */
 int idem_store(struct db_conn *c, const uint8_t api_digest[AUTH_DIGEST_LEN], const char *key,
-	       const struct idem_record *r, int64_t now);
+               const struct idem_record *r, int64_t now);
 
 /* Delete at most limit rows created before cutoff, oldest first; *deleted
  * receives how many went. Bounded so one pass never holds the writer long. */

@@ -76,7 +76,8 @@ static const cJSON *batch_items(const cJSON *doc, struct validation *v)
 	if (!cJSON_IsArray(items))
 		validation_add(v, "items", "is required and must be an array");
 	else if (n < 1 || n > BATCH_MAX_ITEMS)
-		validation_add(v, "items", "must hold 1 to %d submissions, not %d", BATCH_MAX_ITEMS, n);
+		validation_add(v, "items", "must hold 1 to %d submissions, not %d", BATCH_MAX_ITEMS,
+		               n);
 	return v->n == 0 ? items : NULL;
 }
 
@@ -93,7 +94,7 @@ static int batch_validate(struct http_request *req, struct batch_write *b, const
 		struct write_item *w = &b->items[b->n_valid];
 		submission_init(&w->sub);
 		err = submission_from_json(it, SUB_ANY, req->received_at, env->cfg->max_age_days,
-					   &w->sub, v);
+		                           &w->sub, v);
 		if (err == 0) {
 			b->slot[i] = (long)b->n_valid++;
 		} else if (err == FBD_EINVAL) {
@@ -125,11 +126,13 @@ static cJSON *item_result(const struct batch_write *b, size_t i)
 			return r;
 		}
 		if (status == WRITE_CONFLICT)
-			error = http_problem_json(409, "a submission with this id is already stored"
-						       " with a different body", NULL);
+			error = http_problem_json(409,
+			                          "a submission with this id is already stored"
+			                          " with a different body",
+			                          NULL);
 		else
-			error = http_problem_json((status = 503), "the item could not be stored; retry it",
-						  NULL);
+			error = http_problem_json((status = 503),
+			                          "the item could not be stored; retry it", NULL);
 	}
 	if (error == NULL || !cJSON_AddNumberToObject(r, "status", status) ||
 	    !cJSON_AddItemToObject(r, "error", error)) {
@@ -169,7 +172,8 @@ static bool batch_stored_any(const struct batch_write *b)
 
 static int batch_in_tx(struct db_conn *c, struct write_job *job)
 {
-	struct batch_write *b = (struct batch_write *)((char *)job - offsetof(struct batch_write, job));
+	struct batch_write *b =
+	    (struct batch_write *)((char *)job - offsetof(struct batch_write, job));
 	if (!batch_stored_any(b))
 		return 0;
 	return api_idem_store(c, &b->idem, 200, batch_render(b), NULL);
@@ -181,9 +185,10 @@ static void batch_reply(struct http_request *req)
 	if (b->submit_err != 0 || (b->n_valid > 0 && b->job.result != 0)) {
 		http_add_header(req, "Retry-After", "1");
 		http_reply_problem(req, 503,
-				   b->submit_err == FBD_EFULL ? "too many submissions are waiting; retry shortly"
-							      : "the batch could not be stored; retry shortly",
-				   NULL);
+		                   b->submit_err == FBD_EFULL
+		                       ? "too many submissions are waiting; retry shortly"
+		                       : "the batch could not be stored; retry shortly",
+		                   NULL);
 	} else if (b->idem.rendered) {
 		api_idem_reply(req, &b->idem.rec, false);
 	} else {
@@ -246,10 +251,10 @@ void api_post_batch(struct http_request *req)
 		return;
 	}
 	b->job = (struct write_job){.items = b->items,
-				    .n = b->n_valid,
-				    .done = batch_done,
-				    .arg = req,
-				    .in_tx = b->idem.active ? batch_in_tx : NULL};
+	                            .n = b->n_valid,
+	                            .done = batch_done,
+	                            .arg = req,
+	                            .in_tx = b->idem.active ? batch_in_tx : NULL};
 	http_suspend(req, batch_reply);
 	b->submit_err = writer_submit(env->writer, &b->job);
 	if (b->submit_err != 0)

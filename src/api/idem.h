@@ -34,7 +34,7 @@ bool api_idem_begin(struct http_request *req, struct api_idem *st);
  * over: freed here on error too) as this key's outcome. Returns 0 or an
  * error code that fails the group. No-op returning 0 when inactive. */
 int api_idem_store(struct db_conn *c, struct api_idem *st, int status, char *body,
-		   const char *location);
+                   const char *location);
 
 /* Reply with the rendered record (after a successful commit). */
 void api_idem_reply(struct http_request *req, const struct idem_record *rec, bool replayed);

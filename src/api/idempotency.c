@@ -21,7 +21,7 @@ static bool replay_or_refuse(struct http_request *req, struct api_idem *st)
 	struct db_conn *c = store_reader(env->store);
 	struct idem_record stored;
 	int err = c ? idem_lookup(c, st->api_digest, st->key, (int64_t)time(NULL), &stored)
-		    : FBD_ESTORAGE;
+	            : FBD_ESTORAGE;
 	if (err == FBD_ENOTFOUND)
 		return true;
 	if (err != 0) {
@@ -32,7 +32,8 @@ static bool replay_or_refuse(struct http_request *req, struct api_idem *st)
 		api_idem_reply(req, &stored, true);
 	else
 		http_reply_problem(req, 422,
-				   "this Idempotency-Key was already used with a different request", NULL);
+		                   "this Idempotency-Key was already used with a different request",
+		                   NULL);
 	idem_record_release(&stored);
 	return false;
 }
@@ -43,16 +44,23 @@ bool api_idem_begin(struct http_request *req, struct api_idem *st)
 	const char *key = http_header(req, "Idempotency-Key");
 	if (key == NULL)
 		return true;
-	/* api_check_headers has checked the format: 1..255 printable ASCII. */
-	strcpy(st->key, key);
+	/* api_check_headers has checked the format (1..255 printable ASCII);
+	 * the length is checked again because the copy depends on it. */
+	size_t len = strlen(key);
+	if (len == 0 || len > IDEM_MAX_KEY) {
+		http_reply_problem(
+		    req, 400, "Idempotency-Key must be 1 to 255 printable ASCII characters", NULL);
+		return false;
+	}
+	memcpy(st->key, key, len + 1);
 	memcpy(st->api_digest, req->key_digest, AUTH_DIGEST_LEN);
 	idem_fingerprint(st->api_digest, st->key, st->fp);
 	idem_request_digest(req->method, req->path, req->body, req->body_len,
-			    st->rec.request_digest);
+	                    st->rec.request_digest);
 	int err = inflight_enter(env->inflight, st->fp);
 	if (err == FBD_ECONFLICT) {
-		http_reply_problem(req, 409,
-				   "a request with this Idempotency-Key is still being processed", NULL);
+		http_reply_problem(
+		    req, 409, "a request with this Idempotency-Key is still being processed", NULL);
 		return false;
 	}
 	if (err != 0) {
@@ -69,7 +77,7 @@ bool api_idem_begin(struct http_request *req, struct api_idem *st)
 }
 
 int api_idem_store(struct db_conn *c, struct api_idem *st, int status, char *body,
-		   const char *location)
+                   const char *location)
 {
 	if (!st->active) {
 		free(body);

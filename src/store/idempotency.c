@@ -32,7 +32,7 @@ static void hash_field(struct sha256_ctx *h, const void *data, size_t len)
 }
 
 void idem_fingerprint(const uint8_t api_digest[AUTH_DIGEST_LEN], const char *key,
-		      uint8_t out[IDEM_DIGEST_LEN])
+                      uint8_t out[IDEM_DIGEST_LEN])
 {
 	struct sha256_ctx h;
 	sha256_init(&h);
@@ -42,7 +42,7 @@ void idem_fingerprint(const uint8_t api_digest[AUTH_DIGEST_LEN], const char *key
 }
 
 void idem_request_digest(const char *method, const char *path, const char *body, size_t len,
-			 uint8_t out[IDEM_DIGEST_LEN])
+                         uint8_t out[IDEM_DIGEST_LEN])
 {
 	struct sha256_ctx h;
 	sha256_init(&h);
@@ -69,12 +69,13 @@ static char *column_dup(sqlite3_stmt *stmt, int col, size_t *len)
 }
 
 int idem_lookup(struct db_conn *c, const uint8_t api_digest[AUTH_DIGEST_LEN], const char *key,
-		int64_t now, struct idem_record *out)
+                int64_t now, struct idem_record *out)
 {
 	memset(out, 0, sizeof(*out));
-	sqlite3_stmt *stmt = db_stmt(c, "SELECT status, location, reply, request_digest"
-					" FROM idempotency_keys"
-					" WHERE key_digest = ? AND idem_key = ? AND created_at >= ?");
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "SELECT status, location, reply, request_digest"
+	               " FROM idempotency_keys"
+	               " WHERE key_digest = ? AND idem_key = ? AND created_at >= ?");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	sqlite3_bind_blob(stmt, 1, api_digest, AUTH_DIGEST_LEN, SQLITE_STATIC);
@@ -113,13 +114,14 @@ static int step_done(struct db_conn *c, sqlite3_stmt *stmt)
 }
 
 int idem_store(struct db_conn *c, const uint8_t api_digest[AUTH_DIGEST_LEN], const char *key,
-	       const struct idem_record *r, int64_t now)
+               const struct idem_record *r, int64_t now)
 {
 	/* REPLACE only ever meets an expired row: while a key is in progress
 	 * the in-flight set keeps every other request with it away. */
-	sqlite3_stmt *stmt = db_stmt(c, "INSERT OR REPLACE INTO idempotency_keys (key_digest,"
-					" idem_key, request_digest, status, location, reply, created_at)"
-					" VALUES (?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "INSERT OR REPLACE INTO idempotency_keys (key_digest,"
+	               " idem_key, request_digest, status, location, reply, created_at)"
+	               " VALUES (?, ?, ?, ?, ?, ?, ?)");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	sqlite3_bind_blob(stmt, 1, api_digest, AUTH_DIGEST_LEN, SQLITE_STATIC);
@@ -138,9 +140,10 @@ int idem_store(struct db_conn *c, const uint8_t api_digest[AUTH_DIGEST_LEN], con
 int idem_purge(struct db_conn *c, int64_t cutoff, int limit, int *deleted)
 {
 	*deleted = 0;
-	sqlite3_stmt *stmt = db_stmt(c, "DELETE FROM idempotency_keys WHERE (key_digest, idem_key) IN"
-					" (SELECT key_digest, idem_key FROM idempotency_keys"
-					" WHERE created_at < ? ORDER BY created_at LIMIT ?)");
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "DELETE FROM idempotency_keys WHERE (key_digest, idem_key) IN"
+	               " (SELECT key_digest, idem_key FROM idempotency_keys"
+	               " WHERE created_at < ? ORDER BY created_at LIMIT ?)");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	sqlite3_bind_int64(stmt, 1, cutoff);
@@ -157,9 +160,9 @@ int idem_purge(struct db_conn *c, int64_t cutoff, int limit, int *deleted)
 int store_probe_write(struct db_conn *c, int64_t now, int *db_code)
 {
 	static const char *const steps[] = {
-		"INSERT INTO writer_probe (id, probed_at, pad) VALUES (1, ?1, zeroblob(?2))"
-		" ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at, pad = excluded.pad",
-		"UPDATE writer_probe SET pad = NULL WHERE id = 1",
+	    "INSERT INTO writer_probe (id, probed_at, pad) VALUES (1, ?1, zeroblob(?2))"
+	    " ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at, pad = excluded.pad",
+	    "UPDATE writer_probe SET pad = NULL WHERE id = 1",
 	};
 	*db_code = 0;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {

@@ -27,13 +27,14 @@ struct upkeep {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	bool stopping;     /* guarded by lock */
-	bool busy;         /* a job is with the writer; guarded by lock */
+	bool stopping; /* guarded by lock */
+	bool busy;     /* a job is with the writer; guarded by lock */
 	struct write_job job;
 	enum upkeep_chore chore;
-	int probe_code;    /* SQLite code of the last failed probe (writer thread) */
-	int purged;        /* rows deleted by the last purge (writer thread) */
-	bool failing;      /* writes fail and that was logged */
+	int probe_code;            /* SQLite code of the last failed probe (writer thread) */
+	int purged;                /* rows deleted by the last purge (writer thread) */
+	bool failing;              /* writes fail and that was logged */
+	bool probed_after_failure; /* the chore out is a probe after a failed commit */
 	int64_t next_probe, next_purge;
 };
 
@@ -69,8 +70,8 @@ static void chore_submit(struct upkeep *u, enum upkeep_chore chore)
 	u->probe_code = 0;
 	u->purged = 0;
 	u->job = (struct write_job){.done = chore_done,
-				    .arg = u,
-				    .in_tx = chore == CHORE_PROBE ? probe_in_tx : purge_in_tx};
+	                            .arg = u,
+	                            .in_tx = chore == CHORE_PROBE ? probe_in_tx : purge_in_tx};
 	pthread_mutex_lock(&u->lock);
 	u->busy = true;
 	pthread_mutex_unlock(&u->lock);
@@ -85,11 +86,16 @@ static void chore_submit(struct upkeep *u, enum upkeep_chore chore)
 
 static void log_failing(struct upkeep *u)
 {
+	/* A connection that SQLite opened read-only (the file was
+	 * write-protected at start) stays so; anything else (a full disk, a
+	 * file system that comes back) clears up without a restart. */
+	bool readonly = (u->probe_code & 0xff) == SQLITE_READONLY;
 	const char *why = u->probe_code != 0 ? sqlite3_errstr(u->probe_code)
-					     : "the commit failed (storage error)";
-	log_error("database writes are failing: %s; writes answer 503 until they succeed"
-		  " (free disk space or make the database writable; this recovers by itself)",
-		  why);
+	                                     : "the commit failed (storage error)";
+	log_error("database writes are failing: %s; writes answer 503 until they succeed (%s)",
+	          why,
+	          readonly ? "make the database file and its folder writable, then restart"
+	                   : "free disk space; writes resume by themselves");
 	u->failing = true;
 }
 
@@ -100,6 +106,11 @@ static void chore_finish(struct upkeep *u)
 	u->chore = CHORE_NONE;
 	if (chore == CHORE_PROBE && u->job.result != 0 && !u->failing)
 		log_failing(u);
+	else if (chore == CHORE_PROBE && u->job.result == 0 && !u->failing &&
+	         u->probed_after_failure)
+		log_warn(
+		    "a database commit failed, but the next write succeeded; accepting writes");
+	u->probed_after_failure = false;
 	if (chore == CHORE_PURGE && u->job.result == 0) {
 		if (u->purged > 0)
 			log_info("purged %d idempotency keys older than 24 h", u->purged);
@@ -119,6 +130,7 @@ static void chore_next(struct upkeep *u)
 	if (!healthy && now >= u->next_probe) {
 		u->next_probe = now + PROBE_INTERVAL_S;
 		chore_submit(u, CHORE_PROBE);
+		u->probed_after_failure = u->chore == CHORE_PROBE;
 	} else if (healthy && now >= u->next_purge) {
 		chore_submit(u, CHORE_PURGE);
 	}

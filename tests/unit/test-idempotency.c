@@ -45,8 +45,10 @@ static void test_digests(void)
 
 static struct idem_record record(int status, const char *reply, const char *location)
 {
-	struct idem_record r = {.status = status, .reply = (char *)reply,
-				.reply_len = strlen(reply), .location = (char *)location};
+	struct idem_record r = {.status = status,
+	                        .reply = (char *)reply,
+	                        .reply_len = strlen(reply),
+	                        .location = (char *)location};
 	memset(r.request_digest, 0xab, sizeof(r.request_digest));
 	return r;
 }
