@@ -107,33 +107,38 @@ static int batch_validate(struct http_request *req, struct batch_write *b, const
 	return err;
 }
 
+/* The problem object of item i that was not stored, and its status. */
+static cJSON *item_error(const struct batch_write *b, size_t i, int *status)
+{
+	if (b->slot[i] < 0) {
+		*status = 422;
+		return cJSON_Duplicate(b->errors[i], true);
+	}
+	if (b->items[b->slot[i]].status == WRITE_CONFLICT) {
+		*status = 409;
+		return http_problem_json(409,
+		                         "a submission with this id is already stored with a"
+		                         " different body",
+		                         NULL);
+	}
+	*status = 503;
+	return http_problem_json(503, "the item could not be stored; retry it", NULL);
+}
+
 static cJSON *item_result(const struct batch_write *b, size_t i)
 {
 	cJSON *r = cJSON_CreateObject();
 	if (r == NULL || !cJSON_AddNumberToObject(r, "index", (double)i))
 		goto fail;
-	cJSON *error = NULL;
-	int status = 422;
-	if (b->slot[i] < 0) {
-		error = cJSON_Duplicate(b->errors[i], true);
-	} else {
-		const struct write_item *w = &b->items[b->slot[i]];
-		status = (int)w->status;
-		if (status == WRITE_CREATED || status == WRITE_EXISTS) {
-			if (!cJSON_AddNumberToObject(r, "status", status) ||
-			    !cJSON_AddStringToObject(r, "id", w->sub.id))
-				goto fail;
-			return r;
-		}
-		if (status == WRITE_CONFLICT)
-			error = http_problem_json(409,
-			                          "a submission with this id is already stored"
-			                          " with a different body",
-			                          NULL);
-		else
-			error = http_problem_json((status = 503),
-			                          "the item could not be stored; retry it", NULL);
+	const struct write_item *w = b->slot[i] >= 0 ? &b->items[b->slot[i]] : NULL;
+	if (w && (w->status == WRITE_CREATED || w->status == WRITE_EXISTS)) {
+		if (!cJSON_AddNumberToObject(r, "status", (int)w->status) ||
+		    !cJSON_AddStringToObject(r, "id", w->sub.id))
+			goto fail;
+		return r;
 	}
+	int status = 0;
+	cJSON *error = item_error(b, i, &status);
 	if (error == NULL || !cJSON_AddNumberToObject(r, "status", status) ||
 	    !cJSON_AddItemToObject(r, "error", error)) {
 		cJSON_Delete(error);
