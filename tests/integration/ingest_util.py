@@ -94,7 +94,12 @@ class Server:
             return None
         proc, self.proc = self.proc, None
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("feedbackd did not stop on SIGTERM:\n" + self.log_text())
         time.sleep(0.05)  # let the reader thread take the last lines
         self.check_sanitizers()
         return code

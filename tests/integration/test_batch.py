@@ -29,10 +29,13 @@ class BatchTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.srv.stop()
-        if code != 0:
-            raise AssertionError(f"exit code {code}:\n{cls.srv.log_text()}")
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        try:
+            code = cls.srv.stop()
+            if code != 0:
+                raise AssertionError(f"exit code {code}:\n{cls.srv.log_text()}")
+        finally:
+            cls.srv.kill()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def batch(self, items, **kw):
         s, h, b = self.srv.post("/v1/batch", {"items": items}, **kw)

@@ -25,10 +25,13 @@ class IdempotencyTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.srv.stop()
-        if code != 0:
-            raise AssertionError(f"exit code {code}:\n{cls.srv.log_text()}")
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        try:
+            code = cls.srv.stop()
+            if code != 0:
+                raise AssertionError(f"exit code {code}:\n{cls.srv.log_text()}")
+        finally:
+            cls.srv.kill()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def keyed(self, key, body, path="/v1/surveys", api="ingest"):
         return self.srv.post(path, body, key=api, headers={"Idempotency-Key": key})
@@ -160,9 +163,10 @@ class PurgeTest(unittest.TestCase):
 
     def test_expired_keys_are_purged_and_no_longer_replayed(self):
         tmp = tempfile.mkdtemp(prefix="fbd-purge-")
+        db = os.path.join(tmp, "data", "f.db")
+        srv = iu.Server(BINARY, tmp, db)
         try:
-            db = os.path.join(tmp, "data", "f.db")
-            srv = iu.Server(BINARY, tmp, db).start()
+            srv.start()
             self.assertEqual(srv.post("/v1/surveys", iu.survey("purge"),
                                       headers={"Idempotency-Key": "old"})[0], 201)
             self.assertEqual(srv.post("/v1/surveys", iu.survey("purge"),
@@ -195,6 +199,7 @@ class PurgeTest(unittest.TestCase):
             self.assertEqual(len(iu.count_responses(srv, "purge")), 3)
             self.assertEqual(srv.stop(), 0)
         finally:
+            srv.kill()
             shutil.rmtree(tmp, ignore_errors=True)
 
 
