@@ -122,8 +122,8 @@ class DiskFullTest(unittest.TestCase):
     def test_max_db_pages(self):
         # Create the schema, then put 400 KiB of ballast in the file, so
         # that deleting it later gives the full database room again.
-        srv = iu.Server(BINARY, self.tmp, self.db).start()
-        self.assertEqual(srv.stop(), 0)
+        self.srv = iu.Server(BINARY, self.tmp, self.db).start()
+        self.assertEqual(self.srv.stop(), 0)
         con = sqlite3.connect(self.db)
         with con:
             con.execute("CREATE TABLE ballast (b BLOB)")
@@ -188,9 +188,10 @@ class ReadOnlyTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def seed(self, n):
-        srv = iu.Server(BINARY, self.tmp, self.db).start()
-        ids = [json.loads(srv.post("/v1/surveys", iu.survey("ro"))[2])["id"] for _ in range(n)]
-        self.assertEqual(srv.stop(), 0)
+        self.srv = iu.Server(BINARY, self.tmp, self.db).start()
+        ids = [json.loads(self.srv.post("/v1/surveys", iu.survey("ro"))[2])["id"]
+               for _ in range(n)]
+        self.assertEqual(self.srv.stop(), 0)
         return ids
 
     def test_read_only_file(self):
