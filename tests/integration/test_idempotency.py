@@ -74,6 +74,13 @@ class IdempotencyTest(unittest.TestCase):
         s3, _, _ = self.srv.post("/v1/surveys", raw=b"{not json", headers={"Idempotency-Key": "k-rej2"})
         self.assertEqual(s3, 400)
         self.assertEqual(self.keyed("k-rej2", iu.survey("idem-rej"))[0], 201)
+        # a 409 (client id stored with another body) leaves no key either
+        cid = iu.new_id()
+        self.assertEqual(self.srv.post("/v1/surveys", iu.survey("idem-rej", id=cid))[0], 201)
+        s4, _, _ = self.keyed("k-rej3", iu.survey("idem-rej", id=cid, csat=1))
+        self.assertEqual(s4, 409)
+        self.assertEqual(self.keyed("k-rej3", iu.survey("idem-rej", csat=1))[0], 201)
+        self.assertEqual(len(iu.count_responses(self.srv, "idem-rej")), 4)
 
     def test_bad_key_format_is_400(self):
         for bad in ["", "x" * 256, "caf\u00e9".encode("utf-8").decode("latin-1"), "a\tb"]:
@@ -156,6 +163,25 @@ class IdempotencyTest(unittest.TestCase):
         else:
             self.fail("no repeat ever overlapped the original")
         self.assertEqual(len(iu.count_responses(self.srv, "idem-prog")), 500 * (attempt + 1))
+
+
+class AuthOffTest(unittest.TestCase):
+    """With auth off every caller shares one key space."""
+
+    def test_keys_shared_without_auth(self):
+        tmp = tempfile.mkdtemp(prefix="fbd-idem-noauth-")
+        srv = iu.Server(BINARY, tmp, os.path.join(tmp, "data", "f.db"),
+                        env={"FEEDBACKD_AUTH": "off"})
+        try:
+            srv.start()
+            body = iu.survey("noauth")
+            s1, _, b1 = srv.post("/v1/surveys", body, key=None, headers={"Idempotency-Key": "x"})
+            s2, h2, b2 = srv.post("/v1/surveys", body, key="read", headers={"Idempotency-Key": "x"})
+            self.assertEqual((s1, s2, b2, h2.get("idempotent-replayed")), (201, 201, b1, "true"))
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.kill()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class PurgeTest(unittest.TestCase):
