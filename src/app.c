@@ -20,7 +20,9 @@
 #include "feedbackd/api.h"
 #include "feedbackd/app.h"
 #include "feedbackd/error.h"
+#include "feedbackd/inflight.h"
 #include "feedbackd/log.h"
+#include "feedbackd/upkeep.h"
 
 #define DRAIN_TIMEOUT_S 20
 
@@ -65,7 +67,8 @@ static void drain(struct http_server *srv)
 
 static int open_store(const struct fbd_config *cfg, struct store **st)
 {
-	struct store_options opt = {.path = cfg->db, .sync = cfg->sync, .cache_mb = cfg->cache_mb};
+	struct store_options opt = {.path = cfg->db, .sync = cfg->sync, .cache_mb = cfg->cache_mb,
+				    .max_pages = cfg->max_db_pages};
 	int err = store_open(st, &opt);
 	if (err == FBD_EVERSION) {
 		log_error("database %s was written by a newer feedbackd (schema newer than version %d);"
@@ -86,6 +89,7 @@ int app_run(const struct fbd_config *cfg)
 	sigset_t stop_signals;
 	struct api_env env = {.cfg = cfg};
 	struct http_server *srv = NULL;
+	struct upkeep *upkeep = NULL;
 	int rc = 1;
 
 	log_set_level(cfg->log_level);
@@ -103,6 +107,12 @@ int app_run(const struct fbd_config *cfg)
 		log_error("cannot start the writer: %s", fbd_error_str(err));
 		goto out_store;
 	}
+	/* Keyed requests in flight never exceed the submissions queued. */
+	if ((err = inflight_new(&env.inflight, (size_t)cfg->queue_capacity)) != 0 ||
+	    (err = upkeep_start(&upkeep, env.writer)) != 0) {
+		log_error("cannot start: %s", fbd_error_str(err));
+		goto out_writer;
+	}
 	struct http_server_options hopt = {
 		.cfg = cfg, .routes = api_routes, .n_routes = api_routes_count, .app = &env};
 	if ((err = http_server_start(&srv, &hopt)) != 0) {
@@ -117,7 +127,9 @@ int app_run(const struct fbd_config *cfg)
 	http_server_stop(srv);
 	rc = 0;
 out_writer:
+	upkeep_stop(upkeep);
 	writer_stop(env.writer);
+	inflight_free(env.inflight);
 out_store:
 	store_close(env.store);
 	if (rc == 0)

@@ -16,6 +16,7 @@ struct api_env {
 	const struct fbd_config *cfg;
 	struct store *store;
 	struct writer *writer;
+	struct inflight *inflight; /* keyed requests in progress (idempotency) */
 	atomic_bool draining; /* SIGTERM received: readyz answers 503 */
 };
 

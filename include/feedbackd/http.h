@@ -89,6 +89,9 @@ void http_reply_problem(struct http_request *req, int status, const char *detail
 /* problem+json with extra members merged in (takes ownership of extra, may be NULL). */
 void http_reply_problem_ex(struct http_request *req, int status, const char *detail,
 			   const struct validation *v, cJSON *extra);
+/* A problem details object (as the body of http_reply_problem), for replies
+ * that embed one, such as batch results. Caller owns it; NULL without memory. */
+cJSON *http_problem_json(int status, const char *detail, const struct validation *v);
 /* Raw body with a content type (copied). */
 void http_reply_raw(struct http_request *req, int status, const char *content_type,
 		    const char *body, size_t len);

@@ -19,6 +19,7 @@ struct store_options {
 	const char *path;        /* database file; its folder is created */
 	enum fbd_sync_mode sync; /* PRAGMA synchronous for the write connection */
 	int cache_mb;            /* page cache per connection */
+	int max_pages;           /* PRAGMA max_page_count for writes; 0: unlimited */
 };
 
 struct store;

@@ -39,6 +39,13 @@ struct write_job {
 	size_t n;
 	write_done_fn done;
 	void *arg;
+	/* Optional: runs on the writer thread inside the transaction, after the
+	 * job's items were applied, to write rows that must commit with them
+	 * (an idempotency record, a purge, the health probe). A non-zero return
+	 * fails the whole group. May run although the group then fails to
+	 * commit: result tells. NULL: nothing to do. */
+	int (*in_tx)(struct db_conn *c, struct write_job *job);
+	int result;             /* out, set before done(): 0 when the group committed */
 	struct write_job *next; /* writer-private */
 };
 

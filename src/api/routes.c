@@ -4,6 +4,7 @@
 const struct http_route api_routes[] = {
 	{"POST", "/v1/surveys", api_post_survey, AUTH_SCOPE_INGEST, HTTP_BODY_SINGLE},
 	{"POST", "/v1/nps", api_post_nps, AUTH_SCOPE_INGEST, HTTP_BODY_SINGLE},
+	{"POST", "/v1/batch", api_post_batch, AUTH_SCOPE_INGEST, HTTP_BODY_BATCH},
 	{"GET", "/v1/responses", api_list_responses, AUTH_SCOPE_READ, HTTP_BODY_NONE},
 	{"GET", "/v1/responses/{id}", api_get_response, AUTH_SCOPE_READ, HTTP_BODY_NONE},
 	{"GET", "/healthz", api_healthz, AUTH_SCOPE_NONE, HTTP_BODY_NONE},

@@ -2,11 +2,13 @@
  *
  * The request is suspended while the writer commits; the reply (201 with the
  * stored record) is built only after the commit, so a 201 is never lost. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/handlers.h"
+#include "api/idem.h"
 #include "feedbackd/api.h"
 #include "feedbackd/error.h"
 #include "feedbackd/log.h"
@@ -15,6 +17,7 @@ struct single_write {
 	struct write_item item;
 	struct write_job job;
 	int submit_err;
+	struct api_idem idem;
 };
 
 static void single_write_free(void *arg)
@@ -22,8 +25,25 @@ static void single_write_free(void *arg)
 	struct single_write *w = arg;
 	if (w == NULL)
 		return;
+	api_idem_end(&w->idem);
 	submission_release(&w->item.sub);
 	free(w);
+}
+
+/* In the writer's transaction: a keyed request that stored (or found) its
+ * record keeps the reply it is about to get, byte for byte. */
+static int single_write_in_tx(struct db_conn *c, struct write_job *job)
+{
+	struct single_write *w = (struct single_write *)((char *)job - offsetof(struct single_write, job));
+	if (w->item.status != WRITE_CREATED && w->item.status != WRITE_EXISTS)
+		return 0;
+	char location[64];
+	snprintf(location, sizeof(location), "/v1/responses/%s", w->item.sub.id);
+	cJSON *body = submission_to_json(&w->item.sub);
+	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	cJSON_Delete(body);
+	return api_idem_store(c, &w->idem, w->item.status == WRITE_CREATED ? 201 : 200, text,
+			      location);
 }
 
 static void single_write_done(struct write_job *job, void *arg)
@@ -100,7 +120,11 @@ void api_reply_stored(struct http_request *req, const struct write_item *item, i
 static void single_write_reply(struct http_request *req)
 {
 	struct single_write *w = req->async;
-	api_reply_stored(req, &w->item, w->submit_err);
+	if (w->submit_err == 0 && w->job.result == 0 && w->idem.rendered)
+		api_idem_reply(req, &w->idem.rec, false);
+	else
+		api_reply_stored(req, &w->item, w->submit_err);
+	api_idem_end(&w->idem);
 }
 
 static void post_submission(struct http_request *req, enum submission_type type)
@@ -108,31 +132,40 @@ static void post_submission(struct http_request *req, enum submission_type type)
 	struct api_env *env = req->app;
 	if (!api_check_headers(req))
 		return;
-	cJSON *doc = api_parse_body(req);
-	if (doc == NULL)
-		return;
 	struct single_write *w = calloc(1, sizeof(*w));
 	if (w == NULL) {
-		cJSON_Delete(doc);
+		http_add_header(req, "Retry-After", "1");
 		http_reply_problem(req, 503, "out of memory", NULL);
 		return;
 	}
 	submission_init(&w->item.sub);
+	/* Owned by the request from here on, so every exit frees it. */
+	req->async = w;
+	req->async_free = single_write_free;
+	if (!api_idem_begin(req, &w->idem))
+		return;
+	cJSON *doc = api_parse_body(req);
+	if (doc == NULL) {
+		api_idem_end(&w->idem);
+		return;
+	}
 	struct validation v = {0};
 	int err = submission_from_json(doc, type, req->received_at, env->cfg->max_age_days,
 				       &w->item.sub, &v);
 	cJSON_Delete(doc);
 	if (err != 0) {
-		single_write_free(w);
+		api_idem_end(&w->idem);
 		if (err == FBD_EINVAL)
 			http_reply_problem(req, 422, "the request body has invalid fields", &v);
 		else
 			api_reply_store_error(req, err);
 		return;
 	}
-	w->job = (struct write_job){.items = &w->item, .n = 1, .done = single_write_done, .arg = req};
-	req->async = w;
-	req->async_free = single_write_free;
+	w->job = (struct write_job){.items = &w->item,
+				    .n = 1,
+				    .done = single_write_done,
+				    .arg = req,
+				    .in_tx = w->idem.active ? single_write_in_tx : NULL};
 	http_suspend(req, single_write_reply);
 	w->submit_err = writer_submit(env->writer, &w->job);
 	if (w->submit_err != 0)

@@ -83,8 +83,7 @@ static cJSON *errors_array(const struct validation *v)
 	return arr;
 }
 
-void http_reply_problem_ex(struct http_request *req, int status, const char *detail,
-			   const struct validation *v, cJSON *extra)
+cJSON *http_problem_json(int status, const char *detail, const struct validation *v)
 {
 	const struct problem_kind *kind = problem_kind_for(status);
 	char type[80];
@@ -100,6 +99,18 @@ void http_reply_problem_ex(struct http_request *req, int status, const char *det
 		if (!ok)
 			cJSON_Delete(errs);
 	}
+	if (!ok) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+void http_reply_problem_ex(struct http_request *req, int status, const char *detail,
+			   const struct validation *v, cJSON *extra)
+{
+	cJSON *p = http_problem_json(status, detail, v);
+	bool ok = p != NULL;
 	for (cJSON *it = extra ? extra->child : NULL; ok && it;) {
 		cJSON *next = it->next;
 		cJSON *moved = cJSON_DetachItemViaPointer(extra, it);

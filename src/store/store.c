@@ -141,6 +141,11 @@ static int apply_pragmas(sqlite3 *db, const struct store_options *opt, bool writ
 		return 0;
 	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;",
 		 opt->sync == FBD_SYNC_FULL ? "FULL" : "NORMAL");
+	if ((rc = exec_plain(db, sql)) != 0 || opt->max_pages <= 0)
+		return rc;
+	/* A size cap (operators, and the disk-full tests): past it a write
+	 * fails with SQLITE_FULL exactly as on a full disk. */
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d;", opt->max_pages);
 	return exec_plain(db, sql);
 }
 

@@ -251,9 +251,12 @@ static void commit_group(struct writer *w, struct write_job *jobs)
 {
 	struct db_conn *c = w->conn;
 	int err = db_exec(c, "BEGIN IMMEDIATE");
-	for (struct write_job *j = jobs; err == 0 && j; j = j->next)
+	for (struct write_job *j = jobs; err == 0 && j; j = j->next) {
 		for (size_t i = 0; err == 0 && i < j->n; i++)
 			err = apply_item_guarded(c, &j->items[i]);
+		if (err == 0 && j->in_tx)
+			err = j->in_tx(c, j);
+	}
 	if (err == 0)
 		err = db_exec(c, "COMMIT");
 	if (err != 0) {
@@ -263,6 +266,8 @@ static void commit_group(struct writer *w, struct write_job *jobs)
 			(void)db_exec(c, "ROLLBACK");
 		fail_group(jobs);
 	}
+	for (struct write_job *j = jobs; j; j = j->next)
+		j->result = err;
 	atomic_store(&w->healthy, err == 0);
 	if (err == 0 && w->opt.on_commit)
 		w->opt.on_commit(w->opt.on_commit_arg, count_created(jobs));

@@ -49,6 +49,7 @@ static void check_defaults(const struct fbd_config *c)
 	CHECK_INT(c->queue_capacity, 8192);
 	CHECK_INT(c->sync, FBD_SYNC_FULL);
 	CHECK_INT(c->cache_mb, 16);
+	CHECK_INT(c->max_db_pages, 0);
 	CHECK_DBL(c->level_met_share, 0.8, 0);
 	CHECK_DBL(c->level_exceeded_share, 0.5, 0);
 	CHECK_DBL(c->level_delighted_share, 0.5, 0);
@@ -861,6 +862,7 @@ static void check_same(const struct fbd_config *a, const struct fbd_config *b)
 	CHECK_INT(a->queue_capacity, b->queue_capacity);
 	CHECK_INT(a->sync, b->sync);
 	CHECK_INT(a->cache_mb, b->cache_mb);
+	CHECK_INT(a->max_db_pages, b->max_db_pages);
 	CHECK_DBL(a->level_met_share, b->level_met_share, 0);
 	CHECK_DBL(a->level_exceeded_share, b->level_exceeded_share, 0);
 	CHECK_DBL(a->level_delighted_share, b->level_delighted_share, 0);
@@ -918,6 +920,7 @@ static void test_sample_file(void)
 	    "queue_capacity",
 	    "sync",
 	    "cache_mb",
+	    "max_db_pages",
 	    "level_met_share",
 	    "level_exceeded_share",
 	    "level_delighted_share",
