@@ -35,16 +35,16 @@ void metrics_add_stored(struct metrics *m, uint64_t n);
 /* Gauges sampled by the caller at scrape time. A negative value is "not
  * known" and its series is left out. */
 struct metrics_gauges {
-	double writer_queue_depth;     /* submissions waiting for a commit */
+	double writer_queue_depth; /* submissions waiting for a commit */
 	double writer_queue_capacity;
-	double rescore_queue_depth;    /* customers marked dirty */
-	double rescore_lag_seconds;    /* age of the oldest dirty mark, 0 when none */
-	double database_bytes;         /* main file + WAL */
+	double rescore_queue_depth; /* customers marked dirty */
+	double rescore_lag_seconds; /* age of the oldest dirty mark, 0 when none */
+	double database_bytes;      /* main file + WAL */
 	double process_resident_bytes;
 	double process_cpu_seconds;
 	double process_open_fds;
 	double process_max_fds;
-	double process_start_time;     /* unix seconds */
+	double process_start_time; /* unix seconds */
 };
 
 /* Fill the process_* fields from /proc/self and getrusage (others unset).
@@ -54,6 +54,6 @@ void metrics_sample_process(struct metrics_gauges *g);
 /* Render everything. *out is NUL-terminated, owned by the caller (free());
  * returns 0 or FBD_ENOMEM. */
 int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char **out,
-		   size_t *len);
+                   size_t *len);
 
 #endif

@@ -27,9 +27,9 @@ static void sample_gauges(struct api_env *env, struct metrics_gauges *g)
 		return;
 	g->rescore_queue_depth = (double)ss.dirty_customers;
 	int64_t now = (int64_t)time(NULL);
-	g->rescore_lag_seconds =
-		ss.dirty_customers > 0 && now > ss.oldest_dirty_at ? (double)(now - ss.oldest_dirty_at)
-								   : 0;
+	g->rescore_lag_seconds = ss.dirty_customers > 0 && now > ss.oldest_dirty_at
+	                             ? (double)(now - ss.oldest_dirty_at)
+	                             : 0;
 	g->database_bytes = (double)ss.database_bytes;
 }
 

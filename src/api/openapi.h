@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-extern const char api_openapi_json[];  /* NUL-terminated */
+extern const char api_openapi_json[];     /* NUL-terminated */
 extern const size_t api_openapi_json_len; /* without the NUL */
 
 #endif

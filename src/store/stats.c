@@ -38,12 +38,13 @@ int store_stats(struct store *st, struct store_stats *out)
 	if (c == NULL)
 		return FBD_ESTORAGE;
 	int64_t pages = 0, page_size = 0;
-	int err = query_int64_pair(c, "SELECT count(*), coalesce(min(marked_at), 0)"
-				      " FROM dirty_customers",
-				   &out->dirty_customers, &out->oldest_dirty_at);
+	int err = query_int64_pair(c,
+	                           "SELECT count(*), coalesce(min(marked_at), 0)"
+	                           " FROM dirty_customers",
+	                           &out->dirty_customers, &out->oldest_dirty_at);
 	if (err == 0)
 		err = query_int64_pair(c, "SELECT * FROM pragma_page_count, pragma_page_size",
-				       &pages, &page_size);
+		                       &pages, &page_size);
 	if (err != 0) {
 		*out = (struct store_stats){0};
 		return err;

@@ -27,11 +27,10 @@
 #define N_STATUS (STATUS_MAX - STATUS_MIN + 1)
 
 static const double bucket_bounds[METRICS_N_BUCKETS] = {
-	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 };
 static const char *const bucket_labels[METRICS_N_BUCKETS] = {
-	"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
-	"0.05",   "0.1",   "0.25",   "0.5",   "1",    "5",
+    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "5",
 };
 
 struct route_series {
@@ -145,7 +144,7 @@ static double boot_time(void)
 
 /* utime, stime, starttime (clock ticks) and rss (pages) from /proc/self/stat. */
 static int read_self_stat(unsigned long long *utime, unsigned long long *stime,
-			  unsigned long long *start, long *rss)
+                          unsigned long long *start, long *rss)
 {
 	char buf[1024];
 	FILE *f = fopen("/proc/self/stat", "re");
@@ -162,9 +161,9 @@ static int read_self_stat(unsigned long long *utime, unsigned long long *stime,
 	 * majflt cmajflt utime(14) stime(15) cutime cstime priority nice
 	 * num_threads itrealvalue starttime(22) vsize rss(24) */
 	int got = sscanf(p + 1,
-			 " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d"
-			 " %*d %*d %llu %*u %ld",
-			 utime, stime, start, rss);
+	                 " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d"
+	                 " %*d %*d %llu %*u %ld",
+	                 utime, stime, start, rss);
 	return got == 4 ? 0 : FBD_EIO;
 }
 
@@ -235,7 +234,7 @@ static void put_gauge(FILE *f, const char *name, const char *type, const char *h
 static void put_requests(FILE *f, const struct metrics *m)
 {
 	put_family(f, "feedbackd_http_requests_total", "counter",
-		   "HTTP requests answered, by route pattern and status code.");
+	           "HTTP requests answered, by route pattern and status code.");
 	for (size_t i = 0; i < m->n_series; i++) {
 		const struct route_series *s = &m->series[i];
 		for (size_t c = 0; c < N_STATUS; c++) {
@@ -244,7 +243,8 @@ static void put_requests(FILE *f, const struct metrics *m)
 				continue;
 			fputs("feedbackd_http_requests_total{route=\"", f);
 			put_label_value(f, s->pattern);
-			fprintf(f, "\",status=\"%zu\"} %llu\n", c + STATUS_MIN, (unsigned long long)n);
+			fprintf(f, "\",status=\"%zu\"} %llu\n", c + STATUS_MIN,
+			        (unsigned long long)n);
 		}
 	}
 }
@@ -253,7 +253,7 @@ static void put_histogram(FILE *f, const struct metrics *m)
 {
 	const char *name = "feedbackd_http_request_duration_seconds";
 	put_family(f, name, "histogram",
-		   "Time from the first byte of a request to its completion, by route pattern.");
+	           "Time from the first byte of a request to its completion, by route pattern.");
 	for (size_t i = 0; i < m->n_series; i++) {
 		const struct route_series *s = &m->series[i];
 		uint64_t cumulative = 0;
@@ -262,8 +262,8 @@ static void put_histogram(FILE *f, const struct metrics *m)
 			fprintf(f, "%s_bucket{route=\"", name);
 			put_label_value(f, s->pattern);
 			fprintf(f, "\",le=\"%s\"} %llu\n",
-				b < METRICS_N_BUCKETS ? bucket_labels[b] : "+Inf",
-				(unsigned long long)cumulative);
+			        b < METRICS_N_BUCKETS ? bucket_labels[b] : "+Inf",
+			        (unsigned long long)cumulative);
 		}
 		uint64_t ns = atomic_load_explicit(&s->sum_ns, memory_order_relaxed);
 		fprintf(f, "%s_sum{route=\"", name);
@@ -278,32 +278,31 @@ static void put_histogram(FILE *f, const struct metrics *m)
 static void put_gauges(FILE *f, const struct metrics_gauges *g)
 {
 	put_gauge(f, "feedbackd_writer_queue_depth", "gauge",
-		  "Submissions waiting for the writer to commit them.", g->writer_queue_depth);
+	          "Submissions waiting for the writer to commit them.", g->writer_queue_depth);
 	put_gauge(f, "feedbackd_writer_queue_capacity", "gauge",
-		  "Submissions the writer queue holds before answering 503.",
-		  g->writer_queue_capacity);
+	          "Submissions the writer queue holds before answering 503.",
+	          g->writer_queue_capacity);
 	put_gauge(f, "feedbackd_rescore_queue_depth", "gauge",
-		  "Customers whose profile waits to be recomputed.", g->rescore_queue_depth);
+	          "Customers whose profile waits to be recomputed.", g->rescore_queue_depth);
 	put_gauge(f, "feedbackd_rescore_lag_seconds", "gauge",
-		  "Age of the oldest pending rescoring mark (0 when none is pending).",
-		  g->rescore_lag_seconds);
+	          "Age of the oldest pending rescoring mark (0 when none is pending).",
+	          g->rescore_lag_seconds);
 	put_gauge(f, "feedbackd_database_size_bytes", "gauge",
-		  "Size of the SQLite database: main file pages plus the WAL file.",
-		  g->database_bytes);
+	          "Size of the SQLite database: main file pages plus the WAL file.",
+	          g->database_bytes);
 	put_gauge(f, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-		  g->process_resident_bytes);
+	          g->process_resident_bytes);
 	put_gauge(f, "process_cpu_seconds_total", "counter",
-		  "Total user and system CPU time spent in seconds.", g->process_cpu_seconds);
+	          "Total user and system CPU time spent in seconds.", g->process_cpu_seconds);
 	put_gauge(f, "process_open_fds", "gauge", "Number of open file descriptors.",
-		  g->process_open_fds);
+	          g->process_open_fds);
 	put_gauge(f, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
-		  g->process_max_fds);
+	          g->process_max_fds);
 	put_gauge(f, "process_start_time_seconds", "gauge",
-		  "Start time of the process since unix epoch in seconds.", g->process_start_time);
+	          "Start time of the process since unix epoch in seconds.", g->process_start_time);
 }
 
-int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char **out,
-		   size_t *len)
+int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char **out, size_t *len)
 {
 	char *buf = NULL;
 	size_t size = 0;
@@ -315,9 +314,9 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
 	put_requests(f, m);
 	put_histogram(f, m);
 	put_family(f, "feedbackd_submissions_stored_total", "counter",
-		   "Submissions committed to the database.");
+	           "Submissions committed to the database.");
 	fprintf(f, "feedbackd_submissions_stored_total %llu\n",
-		(unsigned long long)atomic_load_explicit(&m->stored, memory_order_relaxed));
+	        (unsigned long long)atomic_load_explicit(&m->stored, memory_order_relaxed));
 	if (g)
 		put_gauges(f, g);
 	put_family(f, "feedbackd_build_info", "gauge", "The running version of feedbackd.");
