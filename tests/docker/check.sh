@@ -19,8 +19,9 @@ ROOT=$PWD
 CACHE=${FEEDBACKD_CI_CACHE:-/var/cache/feedbackd-ci}
 BASE_TAG=docker.io/library/debian:bookworm-slim
 BASE_TAR=$CACHE/debian-bookworm-slim.tar
-IMAGE=localhost/feedbackd:ci-check
 RUN_ID=$$-$(date +%s)
+# One tag per run: two CI runs on one machine share the store, not the image.
+IMAGE=localhost/feedbackd:ci-check-$RUN_ID
 NAME=feedbackd-check-$RUN_ID
 VOLUME=feedbackd-check-$RUN_ID
 INGEST_KEY=ik_check_$RUN_ID
@@ -85,6 +86,7 @@ cleanup() {
 	local rc=$?
 	podman rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
 	podman volume rm -f "$VOLUME" >/dev/null 2>&1 || true
+	podman untag "$IMAGE" >/dev/null 2>&1 || true
 	rm -rf "$CONF_DIR"
 	exit $rc
 }
@@ -169,8 +171,10 @@ podman build --pull=never --format docker -t "$IMAGE" -f Dockerfile . >"$CONF_DI
 	}
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 say "built $IMAGE: $((size / 1000000)) MB"
-# Old builds of this tag are left untagged: drop them so the cache stays small.
-podman image prune -f >/dev/null 2>&1 || true
+# Earlier runs' images are left untagged. Drop those older than a day: the
+# store stays small, and the builder stage's package layer (also untagged)
+# is reused by the runs of the same day.
+podman image prune -f --filter until=24h >/dev/null 2>&1 || true
 
 health=$(podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE")
 case "$health" in
