@@ -15,7 +15,6 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
 CACHE=${FEEDBACKD_CI_CACHE:-/var/cache/feedbackd-ci}
 BASE_TAG=docker.io/library/debian:bookworm-slim
 BASE_TAR=$CACHE/debian-bookworm-slim.tar
@@ -171,6 +170,9 @@ podman build --pull=never --format docker -t "$IMAGE" -f Dockerfile . >"$CONF_DI
 	}
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 say "built $IMAGE: $((size / 1000000)) MB"
+# The runtime stage holds the slim base, five libraries and the binary: a
+# builder layer (compiler, -dev packages) leaking in would be hundreds of MB.
+[ "$size" -lt 150000000 ] || fail "the image is $((size / 1000000)) MB; keep the runtime stage small"
 # Earlier runs' images are left untagged. Drop those older than a day: the
 # store stays small, and the builder stage's package layer (also untagged)
 # is reused by the runs of the same day.
@@ -230,7 +232,8 @@ done
 
 # The process must not run as root: read the real uid of PID 1.
 uid=$(podman exec "$NAME" sh -c 'awk "/^Uid:/ {print \$2}" /proc/1/status')
-[ -n "$uid" ] && [ "$uid" != 0 ] || fail "the server runs as uid '$uid'"
+if [ -z "$uid" ] || [ "$uid" = 0 ]; then fail "the server runs as uid '$uid'"; fi
+[ "$uid" = 10001 ] || fail "the server runs as uid $uid, the documented uid is 10001"
 user=$(podman top "$NAME" user | tail -n +2 | head -n1 | tr -d ' ')
 [ "$user" != root ] || fail "podman top reports user root"
 say "server runs as uid $uid ($user)"

@@ -266,8 +266,10 @@ def check_query_params(doc, srv):
         if status == 404:
             continue  # reported by check_routes
         required = {p['name']: sample_value(doc, p['schema']) for p in query if p.get('required')}
-        if 'since' in {p['name'] for p in query}:
-            required.setdefault('until', '2026-02-01T00:00:00Z')
+        names = {p['name'] for p in query}
+        if {'since', 'until'} <= names:
+            # both ends, so that no default end can fall before a given start
+            required.update(since='2026-01-01T00:00:00Z', until='2026-02-01T00:00:00Z')
         for p in query:
             args = dict(required)
             if p['name'] == 'cursor':
