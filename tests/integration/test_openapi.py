@@ -16,9 +16,15 @@ Usage: test_openapi.py BUILD/feedbackd
    methods in Allow).
 4. Query parameters: for every GET operation, each documented parameter is
    accepted (not 400/422) and an undocumented one is refused with 422.
+5. Shapes: the document's own examples validate against their schemas, and
+   real replies of every operation the binary serves validate against the
+   documented response schemas (a small JSON Schema subset, stdlib only:
+   $ref, type, enum, const, required, properties, additionalProperties,
+   items, oneOf, allOf, bounds).
 """
 import http.client
 import json
+import math
 import os
 import re
 import signal
@@ -69,11 +75,15 @@ class Server:
             self.proc.kill()
             sys.exit(f'the server did not start:\n{open(self.log_path).read()}')
 
-    def request(self, method, path, key=None):
+    def request(self, method, path, key=None, body=None):
         conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
         headers = {'Authorization': f'Bearer {KEYS[key]}'} if key else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers['Content-Type'] = 'application/json'
         try:
-            conn.request(method, path, headers=headers)
+            conn.request(method, path, body=data, headers=headers)
             r = conn.getresponse()
             return r.status, r.headers, r.read()
         finally:
@@ -285,6 +295,150 @@ def check_query_params(doc, srv):
         check(status == 422, f'GET {path} with an undocumented parameter -> {status}, want 422')
 
 
+# ---- shapes ------------------------------------------------------------------------
+
+JSON_TYPES = {
+    'object': lambda v: isinstance(v, dict),
+    'array': lambda v: isinstance(v, list),
+    'string': lambda v: isinstance(v, str),
+    'boolean': lambda v: isinstance(v, bool),
+    'null': lambda v: v is None,
+    'integer': lambda v: isinstance(v, int) and not isinstance(v, bool)
+    or isinstance(v, float) and v.is_integer(),
+    'number': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+}
+
+
+def schema_errors(doc, schema, value, where='$'):
+    """Errors of value against schema (the subset of JSON Schema 2020-12 the
+    document uses; formats and patterns are not checked)."""
+    if schema is True or schema == {}:
+        return []
+    if schema is False:
+        return [f'{where}: not allowed']
+    if '$ref' in schema:
+        target, err = resolve_pointer(doc, schema['$ref'])
+        if err:
+            return [f'{where}: {err}']
+        errs = schema_errors(doc, target, value, where)
+        rest = {k: v for k, v in schema.items() if k not in ('$ref', 'description')}
+        return errs + (schema_errors(doc, rest, value, where) if rest else [])
+    errs = []
+    types = schema.get('type')
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        if not any(JSON_TYPES[t](value) for t in types):
+            return [f'{where}: {json.dumps(value)[:60]} is not of type {types}']
+    if 'const' in schema and value != schema['const']:
+        errs.append(f'{where}: {value!r} != const {schema["const"]!r}')
+    if 'enum' in schema and value not in schema['enum']:
+        errs.append(f'{where}: {value!r} not in {schema["enum"]}')
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if 'minimum' in schema and value < schema['minimum']:
+            errs.append(f'{where}: {value} < minimum {schema["minimum"]}')
+        if 'maximum' in schema and value > schema['maximum']:
+            errs.append(f'{where}: {value} > maximum {schema["maximum"]}')
+    if isinstance(value, str):
+        if len(value) < schema.get('minLength', 0) or len(value) > schema.get('maxLength', math.inf):
+            errs.append(f'{where}: length {len(value)} out of bounds')
+    if isinstance(value, list):
+        if len(value) < schema.get('minItems', 0) or len(value) > schema.get('maxItems', math.inf):
+            errs.append(f'{where}: {len(value)} items out of bounds')
+        if 'items' in schema:
+            for i, item in enumerate(value):
+                errs += schema_errors(doc, schema['items'], item, f'{where}[{i}]')
+    if isinstance(value, dict):
+        props = schema.get('properties', {})
+        for name in schema.get('required', []):
+            if name not in value:
+                errs.append(f'{where}: required member {name!r} missing')
+        if len(value) > schema.get('maxProperties', math.inf):
+            errs.append(f'{where}: too many members')
+        extra = schema.get('additionalProperties', True)
+        for name, v in value.items():
+            if name in props:
+                errs += schema_errors(doc, props[name], v, f'{where}.{name}')
+            else:
+                errs += schema_errors(doc, extra, v, f'{where}.{name}')
+    for sub in schema.get('allOf', []):
+        errs += schema_errors(doc, sub, value, where)
+    if 'oneOf' in schema:
+        results = [schema_errors(doc, sub, value, where) for sub in schema['oneOf']]
+        passing = sum(1 for r in results if not r)
+        if passing != 1:
+            detail = min(results, key=len) if passing == 0 else ['more than one matched']
+            errs.append(f'{where}: matches {passing} of oneOf: {detail[:2]}')
+    return errs
+
+
+def response_schema(doc, path, method, status):
+    op = doc['paths'][path][method]
+    resp = deref(doc, op['responses'].get(str(status), {}))
+    content = (resp or {}).get('content', {})
+    media = next(iter(content.values()), {}) if content else {}
+    return media.get('schema') if media else None, resp is not None and bool(resp)
+
+
+def check_examples(doc):
+    for name, schema in doc['components']['schemas'].items():
+        for i, example in enumerate(schema.get('examples', [])):
+            if schema.get('type') == 'object' or 'properties' in schema:
+                errs = schema_errors(doc, schema, example, f'{name}.examples[{i}]')
+                check(not errs, f'example does not match its schema: {errs[:3]}')
+
+
+def check_reply(doc, srv, method, path, template, status_want, key=None, body=None):
+    status, headers, raw = srv.request(method, path, key=key, body=body)
+    where = f'{method} {path}'
+    if status == 404 and template not in ('/v1/responses/{id}',):
+        status_, _, _ = srv.request('OPTIONS', path)
+        if status_ == 404:
+            return None  # not served by this binary: reported by check_routes
+    if not check(status == status_want, f'{where} -> {status}, want {status_want}: {raw[:200]!r}'):
+        return None
+    schema, documented = response_schema(doc, template, method.lower(), status)
+    if not check(documented, f'{where}: status {status} is not documented'):
+        return None
+    ctype = headers.get('Content-Type', '').split(';')[0]
+    if schema is None or not ctype.endswith('json'):
+        return None
+    value = json.loads(raw)
+    errs = schema_errors(doc, schema, value)
+    check(not errs, f'{where}: the reply does not match the documented schema: {errs[:4]}')
+    return value
+
+
+def check_shapes(doc, srv):
+    check_examples(doc)
+    survey = {'customer_id': 'c-shape', 'contact_id': 'k-1', 'channel': 'chat', 'agent_id': 'a-1',
+              'segment': 'vip', 'expectation': 'exceeded', 'csat': 5, 'effort': 2, 'resolved': True,
+              'nps': 9, 'comment': 'great', 'tags': ['t'], 'metadata': {'k': 'v'}}
+    stored = check_reply(doc, srv, 'POST', '/v1/surveys', '/v1/surveys', 201, 'ingest', survey)
+    check_reply(doc, srv, 'POST', '/v1/nps', '/v1/nps', 201, 'ingest', {'customer_id': 'c-shape', 'score': 10})
+    check_reply(doc, srv, 'POST', '/v1/surveys', '/v1/surveys', 422, 'ingest', {'customer_id': 'c-shape', 'csat': 9})
+    check_reply(doc, srv, 'POST', '/v1/batch', '/v1/batch', 200, 'ingest',
+                {'items': [{'type': 'survey', 'customer_id': 'c-shape', 'csat': 4},
+                           {'type': 'nps', 'customer_id': 'c-shape', 'score': 11}]})
+    check_reply(doc, srv, 'GET', '/v1/responses', '/v1/responses', 200, 'read')
+    check_reply(doc, srv, 'GET', '/v1/responses?limit=1', '/v1/responses', 200, 'read')
+    check_reply(doc, srv, 'GET', '/v1/responses', '/v1/responses', 401)
+    check_reply(doc, srv, 'GET', '/v1/responses', '/v1/responses', 403, 'ingest')
+    if stored:
+        check_reply(doc, srv, 'GET', f'/v1/responses/{stored["id"]}', '/v1/responses/{id}', 200, 'read')
+    check_reply(doc, srv, 'GET', '/v1/responses/00000000-0000-4000-8000-000000000000', '/v1/responses/{id}', 404, 'read')
+    check_reply(doc, srv, 'GET', '/v1/customers', '/v1/customers', 200, 'read')
+    check_reply(doc, srv, 'GET', '/v1/customers/c-shape', '/v1/customers/{customer_id}', 200, 'read')
+    check_reply(doc, srv, 'GET', '/v1/customers/c-never-seen', '/v1/customers/{customer_id}', 404, 'read')
+    check_reply(doc, srv, 'GET', '/v1/dashboard/summary', '/v1/dashboard/summary', 200, 'read')
+    check_reply(doc, srv, 'GET', '/v1/dashboard/trend?metric=nps', '/v1/dashboard/trend', 200, 'read')
+    check_reply(doc, srv, 'GET', '/v1/dashboard/trend', '/v1/dashboard/trend', 422, 'read')
+    check_reply(doc, srv, 'GET', '/v1/dashboard/breakdown?by=channel', '/v1/dashboard/breakdown', 200, 'read')
+    check_reply(doc, srv, 'GET', '/healthz', '/healthz', 200)
+    check_reply(doc, srv, 'GET', '/readyz', '/readyz', 200)
+    check_reply(doc, srv, 'GET', '/openapi.json', '/openapi.json', 200)
+    check_reply(doc, srv, 'GET', '/metrics', '/metrics', 200)
+
+
 def main():
     raw = DOC_PATH.read_bytes()
     try:
@@ -301,6 +455,7 @@ def main():
         check(body == raw, 'the served document differs from docs/openapi.json (stale build?)')
         check_routes(doc, srv)
         check_query_params(doc, srv)
+        check_shapes(doc, srv)
     finally:
         srv.stop()
     if FAILURES:
