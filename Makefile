@@ -1,7 +1,7 @@
 # Quick start (see README.md):
 #   make run    install what is missing, build, run on 127.0.0.1:8080 with ./data/feedback.db
-#   make test   install what is missing, build (normal + ASan/UBSan), run every test
-.PHONY: all deps build run test test-normal test-asan clean
+#   make test   install what is missing, build (normal + ASan/UBSan), run every test, prove the Docker image
+.PHONY: all deps build run test test-normal test-asan test-docker clean
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -45,9 +45,14 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C $(ASAN_BUILD) --print-errorlogs
 
+# Builds the Docker image with podman and proves it (see tests/docker/check.sh).
+test-docker:
+	tests/docker/check.sh
+
 test:
 	@status=0; $(MAKE) --no-print-directory test-normal || status=1; \
 	$(MAKE) --no-print-directory test-asan || status=1; \
+	$(MAKE) --no-print-directory test-docker || status=1; \
 	python3 .ci/summarize.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json || status=1; \
 	exit $$status
 

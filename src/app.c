@@ -23,6 +23,7 @@
 #include "feedbackd/inflight.h"
 #include "feedbackd/log.h"
 #include "feedbackd/upkeep.h"
+#include "feedbackd/metrics.h"
 
 #define DRAIN_TIMEOUT_S 20
 
@@ -65,6 +66,19 @@ static void drain(struct http_server *srv)
 			 http_server_active(srv), DRAIN_TIMEOUT_S);
 }
 
+/* Writer thread, after each commit: count what it stored (lock-free). */
+static void on_commit_count(void *arg, size_t stored)
+{
+	metrics_add_stored(arg, stored);
+}
+
+/* HTTP threads, after each request. */
+static void observe_request(void *app, const char *route, int status, double seconds)
+{
+	struct api_env *env = app;
+	metrics_observe_request(env->metrics, route, status, seconds);
+}
+
 static int open_store(const struct fbd_config *cfg, struct store **st)
 {
 	struct store_options opt = {.path = cfg->db, .sync = cfg->sync, .cache_mb = cfg->cache_mb,
@@ -98,10 +112,16 @@ int app_run(const struct fbd_config *cfg)
 		return 1;
 	if (!cfg->auth)
 		log_warn("auth is off: /v1 is served without API keys (development only)");
+	if (metrics_new(&env.metrics, api_routes, api_routes_count) != 0) {
+		log_error("out of memory");
+		return 1;
+	}
 	if ((rc = open_store(cfg, &env.store)) != 0)
-		return rc;
+		goto out_metrics;
 	rc = 1;
-	struct writer_options wopt = {.capacity = (size_t)cfg->queue_capacity};
+	struct writer_options wopt = {.capacity = (size_t)cfg->queue_capacity,
+				      .on_commit = on_commit_count,
+				      .on_commit_arg = env.metrics};
 	int err = writer_start(&env.writer, env.store, &wopt);
 	if (err != 0) {
 		log_error("cannot start the writer: %s", fbd_error_str(err));
@@ -114,7 +134,8 @@ int app_run(const struct fbd_config *cfg)
 		goto out_writer;
 	}
 	struct http_server_options hopt = {
-		.cfg = cfg, .routes = api_routes, .n_routes = api_routes_count, .app = &env};
+		.cfg = cfg, .routes = api_routes, .n_routes = api_routes_count, .app = &env,
+		.observe = observe_request};
 	if ((err = http_server_start(&srv, &hopt)) != 0) {
 		log_error("cannot listen on %s:%d (is the port in use?)", cfg->host, cfg->port);
 		goto out_writer;
@@ -134,6 +155,8 @@ out_store:
 	store_close(env.store);
 	if (rc == 0)
 		log_info("stopped cleanly");
+out_metrics:
+	metrics_free(env.metrics);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 
 #include "feedbackd/config.h"
 #include "feedbackd/http.h"
+#include "feedbackd/metrics.h"
 #include "feedbackd/store.h"
 #include "feedbackd/writer.h"
 
@@ -18,6 +19,7 @@ struct api_env {
 	struct writer *writer;
 	struct inflight *inflight; /* keyed requests in progress (idempotency) */
 	atomic_bool draining; /* SIGTERM received: readyz answers 503 */
+	struct metrics *metrics; /* counters for GET /metrics */
 };
 
 extern const struct http_route api_routes[];

@@ -9,6 +9,8 @@ const struct http_route api_routes[] = {
 	{"GET", "/v1/responses/{id}", api_get_response, AUTH_SCOPE_READ, HTTP_BODY_NONE},
 	{"GET", "/healthz", api_healthz, AUTH_SCOPE_NONE, HTTP_BODY_NONE},
 	{"GET", "/readyz", api_readyz, AUTH_SCOPE_NONE, HTTP_BODY_NONE},
+	{"GET", "/metrics", api_metrics, AUTH_SCOPE_NONE, HTTP_BODY_NONE},
+	{"GET", "/openapi.json", api_openapi, AUTH_SCOPE_NONE, HTTP_BODY_NONE},
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -111,15 +111,18 @@ void http_resume(struct http_request *req)
 	MHD_resume_connection(req->conn);
 }
 
-/* CORS: the allowed origin to echo, or NULL. */
+/* CORS (Fetch standard): the Access-Control-Allow-Origin value, or NULL.
+ * With "*" every reply says "*", Origin or not, so a cached reply fetched
+ * without Origin still works for a browser. With a list, the request's own
+ * origin is echoed when listed (browsers compare it byte for byte). */
 static const char *cors_origin(struct http_request *req)
 {
 	const struct fbd_config *cfg = req->cfg;
+	if (cfg->cors_any)
+		return "*";
 	const char *origin = http_header(req, "Origin");
 	if (origin == NULL)
 		return NULL;
-	if (cfg->cors_any)
-		return "*";
 	for (size_t i = 0; i < cfg->n_cors_origins; i++)
 		if (strcasecmp(cfg->cors_origins[i], origin) == 0)
 			return origin;
@@ -133,13 +136,17 @@ static bool add_header(struct MHD_Response *r, const char *name, const char *val
 
 static bool add_cors_headers(struct http_request *req, struct MHD_Response *r)
 {
+	/* With a list of origins every reply depends on Origin, including the
+	 * ones that carry no CORS headers: Vary tells caches so on all of them. */
+	if (!req->cfg->cors_any && req->cfg->n_cors_origins > 0 && !add_header(r, "Vary", "Origin"))
+		return false;
 	const char *origin = cors_origin(req);
 	if (origin == NULL)
 		return true;
 	return add_header(r, "Access-Control-Allow-Origin", origin) &&
-	       add_header(r, "Vary", "Origin") &&
 	       add_header(r, "Access-Control-Expose-Headers",
-			  "Location, Retry-After, X-Request-Id, Allow");
+			  "Location, Retry-After, X-Request-Id, Allow, WWW-Authenticate,"
+			  " Idempotent-Replayed");
 }
 
 static bool has_custom_header(struct http_request *req, const char *name)
