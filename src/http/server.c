@@ -29,9 +29,11 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "feedbackd/conntrack.h"
 #include "feedbackd/error.h"
 #include "feedbackd/http.h"
 #include "feedbackd/log.h"
+#include "feedbackd/ratelimit.h"
 
 #define PATH_MAX_LEN 2048
 
@@ -47,6 +49,8 @@ struct http_server {
 	struct http_server_options opt;
 	int port;
 	atomic_size_t active;
+	struct conntrack *conntrack; /* request deadlines (slow clients) */
+	struct ratelimit *ratelimit; /* NULL when rate_limit = 0 */
 };
 
 struct http_request_private {
@@ -329,6 +333,10 @@ static bool request_begin(struct http_request *req)
 	}
 	if (!authorize(req))
 		return true;
+	if (!ratelimit_admit(srv->ratelimit, req)) {
+		atomic_store(&req->priv->state, REQ_REJECTED);
+		return true;
+	}
 	return check_body_headers(req);
 }
 
@@ -392,6 +400,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = req;
 		atomic_fetch_add(&srv->active, 1);
+		conntrack_enter(srv->conntrack, conn, CONNTRACK_BODY);
 		return request_begin(req) ? MHD_YES : queue_reply(req);
 	}
 	if (*upload_data_size > 0) {
@@ -399,6 +408,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return go_on ? MHD_YES : queue_reply(req);
 	}
+	conntrack_enter(srv->conntrack, conn, CONNTRACK_HANDLING);
 	switch (atomic_load(&req->priv->state)) {
 	case REQ_READING:
 		req->route->handler(req);
@@ -433,6 +443,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		srv->opt.observe(srv->opt.app, route, status, secs);
 	request_free(req);
 	atomic_fetch_sub(&srv->active, 1);
+	conntrack_enter(srv->conntrack, conn, CONNTRACK_IDLE);
 }
 
 static int bind_address(const char *host, int port, struct sockaddr_storage *ss, bool *v6)
@@ -455,6 +466,21 @@ static int bind_address(const char *host, int port, struct sockaddr_storage *ss,
 	return FBD_EINVAL;
 }
 
+/* The per-key rate limiter (API keys are few; with auth off, one bucket per
+ * recent client address) and the request-deadline reaper. */
+static int http_server_limits_new(struct http_server *srv, const struct fbd_config *cfg)
+{
+	int err = conntrack_new(&srv->conntrack, (size_t)cfg->max_connections,
+				cfg->request_timeout_s, cfg->idle_timeout_s);
+	if (err != 0 || cfg->rate_limit == 0)
+		return err;
+	size_t slots = cfg->auth ? 4 * AUTH_MAX_KEYS : 4096;
+	err = ratelimit_new(&srv->ratelimit, cfg->rate_limit, cfg->rate_burst, slots);
+	if (err != 0)
+		conntrack_free(srv->conntrack);
+	return err;
+}
+
 int http_server_start(struct http_server **out, const struct http_server_options *opt)
 {
 	const struct fbd_config *cfg = opt->cfg;
@@ -468,6 +494,11 @@ int http_server_start(struct http_server **out, const struct http_server_options
 		return FBD_ENOMEM;
 	srv->opt = *opt;
 	atomic_init(&srv->active, 0);
+	int err = http_server_limits_new(srv, cfg);
+	if (err != 0) {
+		free(srv);
+		return err;
+	}
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
 	struct MHD_OptionItem ops[] = {
@@ -478,6 +509,7 @@ int http_server_start(struct http_server **out, const struct http_server_options
 		{MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, NULL},
 		{MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
+		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conntrack_notify, srv->conntrack},
 		{MHD_OPTION_END, 0, NULL},
 	};
 	/* the logger goes first so that errors about later options reach it */
@@ -485,6 +517,8 @@ int http_server_start(struct http_server **out, const struct http_server_options
 				       MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_ARRAY,
 				       ops, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
+		conntrack_free(srv->conntrack);
+		ratelimit_free(srv->ratelimit);
 		free(srv);
 		return FBD_EIO;
 	}
@@ -517,5 +551,7 @@ void http_server_stop(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	MHD_stop_daemon(srv->daemon);
+	conntrack_free(srv->conntrack);
+	ratelimit_free(srv->ratelimit);
 	free(srv);
 }
