@@ -1,7 +1,7 @@
 # Quick start (see README.md):
 #   make run    install what is missing, build, run on 127.0.0.1:8080 with ./data/feedback.db
 #   make test   install what is missing, build (normal + ASan/UBSan), run every test
-.PHONY: all deps build run test test-normal test-asan clean
+.PHONY: all deps build run test test-normal test-asan test-fuzz clean
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -48,8 +48,13 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 test:
 	@status=0; $(MAKE) --no-print-directory test-normal || status=1; \
 	$(MAKE) --no-print-directory test-asan || status=1; \
+	$(MAKE) --no-print-directory test-fuzz || status=1; \
 	python3 .ci/summarize.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json || status=1; \
 	exit $$status
 
+# libFuzzer targets, FUZZ_SECONDS (default 60) each; see tests/fuzz/run.sh
+test-fuzz: deps
+	tests/fuzz/run.sh
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
