@@ -9,8 +9,9 @@
  *
  * Replies are queued on a later call than the first whenever possible:
  * libmicrohttpd 0.9.75 closes a keep-alive connection after a reply queued on
- * the first call. The exceptions are replies that must cut the upload short
- * (413, 408), where closing is what we want.
+ * the first call. The exception is a Content-Length over the cap (413), where
+ * closing is what we want. A reply cannot be queued in the middle of an
+ * upload at all (see request_upload).
  *
  * A handler that waits for the writer suspends the connection; the writer's
  * callback resumes it, and the next call runs the handler's resume function.
@@ -363,27 +364,27 @@ static bool body_append(struct http_request *req, const char *data, size_t len)
 	return true;
 }
 
-/* An upload call. Returns false when the reply must be queued now. */
+/* An upload call. Returns false when the connection must be closed.
+ *
+ * libmicrohttpd 0.9.75 cannot queue a reply in the middle of an upload
+ * (MHD_queue_response refuses it and the connection is closed without an
+ * answer), so a body that turns out too large or too late is read on and
+ * dropped, and the 413/408 goes out once it ends. Dropping is capped: past
+ * max_batch_body bytes nothing can be answered and the connection is closed;
+ * a body that stops arriving is cut by the request deadline (conntrack). */
 static bool request_upload(struct http_request *req, const char *data, size_t len)
 {
 	struct http_request_private *priv = req->priv;
-	if (seconds_since(&priv->start) > (double)req->cfg->request_timeout_s) {
+	if (atomic_load(&priv->state) != REQ_REJECTED &&
+	    seconds_since(&priv->start) > (double)req->cfg->request_timeout_s)
 		reject(req, 408, "the request body did not arrive in time");
-		return false;
-	}
 	if (atomic_load(&priv->state) == REQ_REJECTED || priv->body_limit == 0) {
-		/* Discard, but do not read an unbounded body for a reply we know. */
 		priv->discarded += len;
-		if (priv->discarded > req->cfg->max_batch_body) {
-			if (atomic_load(&priv->state) != REQ_REJECTED)
-				reject(req, 413, "the request body exceeds the size limit");
-			return false;
-		}
-		return true;
+		return priv->discarded <= req->cfg->max_batch_body;
 	}
 	if (!body_append(req, data, len)) {
 		reject(req, 413, "the request body exceeds the size limit");
-		return false;
+		priv->discarded += len;
 	}
 	return true;
 }
@@ -406,7 +407,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_data_size > 0) {
 		bool go_on = request_upload(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		return go_on ? MHD_YES : queue_reply(req);
+		return go_on ? MHD_YES : MHD_NO;
 	}
 	conntrack_enter(srv->conntrack, conn, CONNTRACK_HANDLING);
 	switch (atomic_load(&req->priv->state)) {
