@@ -219,7 +219,10 @@ class HostileTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.good.stop.set()
         cls.good.join(10)
-        cls.srv.stop()
+        code = cls.srv.stop()
+        if code != 0:
+            raise AssertionError("feedbackd exited with %r; log:\n%s" %
+                                 (code, b"".join(cls.srv.log[-50:]).decode(errors="replace")))
 
     def post(self, body, path="/v1/surveys", **kw):
         return raw(self.port, post_bytes(path, body, **kw))
@@ -516,6 +519,41 @@ def is_closed_or_readable(s, wait=0.0):
         return False
     except OSError:
         return True
+
+
+class KeepAliveSlowlorisTest(unittest.TestCase):
+    """After a reply, a kept-alive connection has idle_timeout + request_timeout
+    to deliver the next request's headers, however it trickles them."""
+
+    def setUp(self):
+        self.srv = Server(FEEDBACKD_IDLE_TIMEOUT=1, FEEDBACKD_REQUEST_TIMEOUT=2)
+
+    def tearDown(self):
+        self.assertEqual(self.srv.stop(), 0)
+
+    def test_second_request_trickled_is_cut(self):
+        s = connect(self.srv.port)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            r = read_response(s)
+            self.assertEqual(r[0], 200, r)
+            self.assertNotEqual(r[1].get("connection"), "close")
+            t0 = time.monotonic()
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+            closed = False
+            while not closed and time.monotonic() - t0 < 8:
+                try:
+                    s.sendall(b"a")
+                except OSError:
+                    closed = True
+                closed = closed or is_closed(s, 0.4)
+            took = time.monotonic() - t0
+            self.assertTrue(closed)
+            # idle 1 s + request 2 s, plus the reaper's tick and our polling
+            self.assertGreater(took, 2.5)
+            self.assertLess(took, 4.5)
+        finally:
+            s.close()
 
 
 class RateLimitTest(unittest.TestCase):
