@@ -41,14 +41,13 @@ enum conntrack_phase {
  * now_ms, or 0 for none. The first request of a connection is
  * CONNTRACK_HEADERS; later ones begin in CONNTRACK_IDLE. Pure. */
 int64_t conntrack_deadline(enum conntrack_phase phase, int64_t now_ms, int request_timeout_s,
-			   int idle_timeout_s);
+                           int idle_timeout_s);
 
 struct conntrack;
 
 /* Track up to slots connections and start the reaper thread. *out is owned
  * by the caller: conntrack_free(). Returns 0, FBD_EINVAL or FBD_ENOMEM. */
-int conntrack_new(struct conntrack **out, size_t slots, int request_timeout_s,
-		  int idle_timeout_s);
+int conntrack_new(struct conntrack **out, size_t slots, int request_timeout_s, int idle_timeout_s);
 
 /* Stop the reaper and free. Call after MHD_stop_daemon. NULL accepted. */
 void conntrack_free(struct conntrack *ct);
@@ -59,12 +58,11 @@ void conntrack_free(struct conntrack *ct);
  * table's mutex, so the reaper never shuts down a descriptor that MHD has
  * closed and the kernel may have reused. */
 void conntrack_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-		      enum MHD_ConnectionNotificationCode toe);
+                      enum MHD_ConnectionNotificationCode toe);
 
 /* Phase changes, called from the access handler and the completion
  * callback on the connection's thread. Untracked connections are ignored. */
-void conntrack_enter(struct conntrack *ct, struct MHD_Connection *conn,
-		     enum conntrack_phase phase);
+void conntrack_enter(struct conntrack *ct, struct MHD_Connection *conn, enum conntrack_phase phase);
 
 /* Connections cut by the reaper so far. */
 uint64_t conntrack_reaped(struct conntrack *ct);

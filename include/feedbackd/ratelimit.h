@@ -36,7 +36,7 @@ void token_bucket_init(struct token_bucket *b, int64_t burst, int64_t now_ns);
  * Returns true when a token was taken; otherwise *wait_ns receives the time
  * until one will be available. */
 bool token_bucket_take(struct token_bucket *b, int64_t rate, int64_t burst, int64_t now_ns,
-		       int64_t *wait_ns);
+                       int64_t *wait_ns);
 
 /* Whole seconds to announce in Retry-After for a wait: rounded up, at least 1. */
 int64_t ratelimit_retry_after(int64_t wait_ns);
@@ -55,7 +55,7 @@ void ratelimit_free(struct ratelimit *rl);
  * Returns true when the request may go on; otherwise *retry_after_s receives
  * the whole seconds to wait (>= 1). */
 bool ratelimit_take(struct ratelimit *rl, const uint8_t key[RATELIMIT_KEY_LEN], int64_t now_ns,
-		    int64_t *retry_after_s);
+                    int64_t *retry_after_s);
 
 struct http_request;
 

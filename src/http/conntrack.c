@@ -29,7 +29,7 @@
 
 struct conntrack_slot {
 	bool used;
-	bool cut;            /* shut down by the reaper; MHD is closing it */
+	bool cut; /* shut down by the reaper; MHD is closing it */
 	int fd;
 	int64_t deadline_ms; /* 0: none */
 };
@@ -42,9 +42,9 @@ struct conntrack {
 	int request_timeout_s;
 	int idle_timeout_s;
 	size_t n_slots;
-	size_t high;          /* slots[high..] were never used */
+	size_t high; /* slots[high..] were never used */
 	size_t n_free;
-	size_t *free_stack;   /* indices below high that are free */
+	size_t *free_stack; /* indices below high that are free */
 	struct conntrack_slot *slots;
 	uint64_t reaped;
 };
@@ -57,7 +57,7 @@ static int64_t now_ms(void)
 }
 
 int64_t conntrack_deadline(enum conntrack_phase phase, int64_t now, int request_timeout_s,
-			   int idle_timeout_s)
+                           int idle_timeout_s)
 {
 	int64_t t = (int64_t)request_timeout_s * 1000;
 	switch (phase) {
@@ -112,7 +112,7 @@ static void *reaper_main(void *arg)
 		if (cut > 0) {
 			pthread_mutex_unlock(&ct->lock);
 			log_info("closed %zu connections that did not send a whole request in time",
-				 cut);
+			         cut);
 			pthread_mutex_lock(&ct->lock);
 		}
 	}
@@ -127,8 +127,7 @@ static void conntrack_destroy(struct conntrack *ct)
 	free(ct);
 }
 
-int conntrack_new(struct conntrack **out, size_t slots, int request_timeout_s,
-		  int idle_timeout_s)
+int conntrack_new(struct conntrack **out, size_t slots, int request_timeout_s, int idle_timeout_s)
 {
 	*out = NULL;
 	if (slots == 0 || request_timeout_s <= 0 || idle_timeout_s <= 0)
@@ -192,17 +191,17 @@ static struct conntrack_slot *slot_take(struct conntrack *ct)
 }
 
 void conntrack_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-		      enum MHD_ConnectionNotificationCode toe)
+                      enum MHD_ConnectionNotificationCode toe)
 {
 	struct conntrack *ct = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *info =
-			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		*socket_context = NULL;
 		if (info == NULL)
 			return;
 		int64_t deadline = conntrack_deadline(CONNTRACK_HEADERS, now_ms(),
-						      ct->request_timeout_s, ct->idle_timeout_s);
+		                                      ct->request_timeout_s, ct->idle_timeout_s);
 		pthread_mutex_lock(&ct->lock);
 		/* No free slot cannot happen (MHD admits at most max_connections);
 		 * if it did, the connection would still fall under the idle
@@ -229,18 +228,17 @@ void conntrack_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
 	*socket_context = NULL;
 }
 
-void conntrack_enter(struct conntrack *ct, struct MHD_Connection *conn,
-		     enum conntrack_phase phase)
+void conntrack_enter(struct conntrack *ct, struct MHD_Connection *conn, enum conntrack_phase phase)
 {
 	if (ct == NULL)
 		return;
 	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (info == NULL || info->socket_context == NULL)
 		return;
 	struct conntrack_slot *s = info->socket_context;
 	int64_t deadline =
-		conntrack_deadline(phase, now_ms(), ct->request_timeout_s, ct->idle_timeout_s);
+	    conntrack_deadline(phase, now_ms(), ct->request_timeout_s, ct->idle_timeout_s);
 	pthread_mutex_lock(&ct->lock);
 	/* A connection the reaper cut is closing: it gets no new deadline. */
 	if (s->used && !s->cut)

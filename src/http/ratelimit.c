@@ -46,8 +46,7 @@ void token_bucket_init(struct token_bucket *b, int64_t burst, int64_t now_ns)
 	b->stamp_ns = now_ns;
 }
 
-static void token_bucket_refill(struct token_bucket *b, int64_t rate, int64_t burst,
-				int64_t now_ns)
+static void token_bucket_refill(struct token_bucket *b, int64_t rate, int64_t burst, int64_t now_ns)
 {
 	int64_t full = burst * RATELIMIT_NANO;
 	if (now_ns <= b->stamp_ns)
@@ -67,7 +66,7 @@ static void token_bucket_refill(struct token_bucket *b, int64_t rate, int64_t bu
 }
 
 bool token_bucket_take(struct token_bucket *b, int64_t rate, int64_t burst, int64_t now_ns,
-		       int64_t *wait_ns)
+                       int64_t *wait_ns)
 {
 	token_bucket_refill(b, rate, burst, now_ns);
 	if (b->tokens >= RATELIMIT_NANO) {
@@ -133,7 +132,7 @@ static uint64_t key_hash(const uint8_t key[RATELIMIT_KEY_LEN])
 /* The key's slot: its own, else a free one, else the stalest of the window
  * (reset). Called with the lock held. */
 static struct ratelimit_slot *slot_for(struct ratelimit *rl, const uint8_t key[RATELIMIT_KEY_LEN],
-				       int64_t now_ns)
+                                       int64_t now_ns)
 {
 	size_t start = (size_t)key_hash(key) & rl->mask;
 	struct ratelimit_slot *victim = NULL;
@@ -145,7 +144,7 @@ static struct ratelimit_slot *slot_for(struct ratelimit *rl, const uint8_t key[R
 			if (victim == NULL || victim->used)
 				victim = s;
 		} else if (victim == NULL ||
-			   (victim->used && s->bucket.stamp_ns < victim->bucket.stamp_ns)) {
+		           (victim->used && s->bucket.stamp_ns < victim->bucket.stamp_ns)) {
 			victim = s;
 		}
 	}
@@ -156,7 +155,7 @@ static struct ratelimit_slot *slot_for(struct ratelimit *rl, const uint8_t key[R
 }
 
 bool ratelimit_take(struct ratelimit *rl, const uint8_t key[RATELIMIT_KEY_LEN], int64_t now_ns,
-		    int64_t *retry_after_s)
+                    int64_t *retry_after_s)
 {
 	int64_t wait_ns = 0;
 	pthread_mutex_lock(&rl->lock);
@@ -173,7 +172,7 @@ static void address_key(struct MHD_Connection *conn, uint8_t key[RATELIMIT_KEY_L
 {
 	memset(key, 0, RATELIMIT_KEY_LEN);
 	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (info == NULL || info->client_addr == NULL)
 		return;
 	const struct sockaddr *sa = info->client_addr;
@@ -201,8 +200,10 @@ bool ratelimit_admit(struct ratelimit *rl, struct http_request *req)
 		return true;
 	char value[24];
 	snprintf(value, sizeof(value), "%lld", (long long)retry_after);
-	http_reply_problem(req, 429, "too many requests for this API key; retry after the time "
-				     "given in Retry-After", NULL);
+	http_reply_problem(req, 429,
+	                   "too many requests for this API key; retry after the time "
+	                   "given in Retry-After",
+	                   NULL);
 	http_add_header(req, "Retry-After", value);
 	return false;
 }

@@ -18,10 +18,10 @@
 #define FUZZ_MAX_AGE_DAYS 730
 #define FUZZ_MAX_INPUT (64 * 1024)
 
-#define REQUIRE(cond)                \
-	do {                         \
-		if (!(cond))         \
-			abort();     \
+#define REQUIRE(cond)                                                                              \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			abort();                                                                   \
 	} while (0)
 
 /* The reply as a client would send it back: without what the server adds
@@ -82,10 +82,12 @@ static void validate_as(const cJSON *root, enum submission_type type)
 		REQUIRE(s.comment == NULL || utf8_valid(s.comment, strlen(s.comment)));
 		round_trip(&s);
 	} else {
-		REQUIRE(rc == FBD_ENOMEM || (rc == FBD_EINVAL && v.n > 0 && v.n <= MODEL_MAX_ERRORS));
+		REQUIRE(rc == FBD_ENOMEM ||
+		        (rc == FBD_EINVAL && v.n > 0 && v.n <= MODEL_MAX_ERRORS));
 		for (size_t i = 0; i < v.n; i++) {
 			REQUIRE(memchr(v.errors[i].field, '\0', sizeof(v.errors[i].field)) != NULL);
-			REQUIRE(memchr(v.errors[i].message, '\0', sizeof(v.errors[i].message)) != NULL);
+			REQUIRE(memchr(v.errors[i].message, '\0', sizeof(v.errors[i].message)) !=
+			        NULL);
 		}
 	}
 	submission_release(&s);

@@ -18,10 +18,10 @@
 
 #define FUZZ_MAX_TEXT 4096
 
-#define REQUIRE(cond)                \
-	do {                         \
-		if (!(cond))         \
-			abort();     \
+#define REQUIRE(cond)                                                                              \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			abort();                                                                   \
 	} while (0)
 
 static const char *const methods[] = {"GET", "POST", "HEAD", "OPTIONS", "DELETE", "PUT"};
@@ -35,7 +35,7 @@ static void fuzz_router(const char *method, const char *text)
 	const char *params[HTTP_MAX_PARAMS] = {NULL};
 	char allow[96];
 	enum route_result r = router_match(api_routes, api_routes_count, method, path, &route,
-					   params, allow, sizeof(allow));
+	                                   params, allow, sizeof(allow));
 	if (r == ROUTE_FOUND) {
 		REQUIRE(route >= api_routes && route < api_routes + api_routes_count);
 		for (size_t i = 0; i < HTTP_MAX_PARAMS && params[i]; i++) {

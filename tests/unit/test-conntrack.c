@@ -21,7 +21,7 @@ static void test_deadlines(void)
 	CHECK_INT(conntrack_deadline(CONNTRACK_IDLE, 0, 1, 1), 2000);
 	/* the largest configurable values do not overflow */
 	CHECK_INT(conntrack_deadline(CONNTRACK_IDLE, INT64_C(1) << 40, 3600, 3600),
-		  (INT64_C(1) << 40) + 7200000);
+	          (INT64_C(1) << 40) + 7200000);
 }
 
 static void test_lifecycle(void)

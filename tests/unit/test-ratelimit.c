@@ -9,7 +9,7 @@
 
 #include "check.h"
 
-#define MS 1000000LL   /* nanoseconds */
+#define MS 1000000LL /* nanoseconds */
 #define SEC 1000000000LL
 
 static void test_bucket_drains_and_refills(void)
