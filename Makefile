@@ -1,7 +1,8 @@
 # Quick start (see README.md):
 #   make run    install what is missing, build, run on 127.0.0.1:8080 with ./data/feedback.db
-#   make test   install what is missing, build (normal + ASan/UBSan), run every test, prove the Docker image
-.PHONY: all deps build run test test-normal test-asan test-docker clean
+#   make test   install what is missing, build (normal + ASan/UBSan), run every test, fuzz for a
+#               bounded time, prove the Docker image
+.PHONY: all deps build run test test-normal test-asan test-fuzz test-docker clean
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -53,8 +54,13 @@ test:
 	@status=0; $(MAKE) --no-print-directory test-normal || status=1; \
 	$(MAKE) --no-print-directory test-asan || status=1; \
 	$(MAKE) --no-print-directory test-docker || status=1; \
+	$(MAKE) --no-print-directory test-fuzz || status=1; \
 	python3 .ci/summarize.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json || status=1; \
 	exit $$status
 
+# libFuzzer targets, FUZZ_SECONDS (default 60) each; see tests/fuzz/run.sh
+test-fuzz: deps
+	tests/fuzz/run.sh
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -9,9 +9,10 @@
  *
  * Replies are queued on a later call than the first whenever possible:
  * libmicrohttpd 0.9.75 closes a keep-alive connection after a reply queued on
- * the first call. The exception is a Content-Length over the limit, answered
- * 413 from the headers alone, where closing is what we want (the socket
- * lingers, see linger.h, so the client reads the 413 instead of a reset).
+ * the first call. The exception is a Content-Length over the cap (413), where
+ * closing is what we want (the socket lingers, see linger.h, so the client
+ * reads the 413 instead of a reset). A reply cannot be queued in the middle
+ * of an upload at all (see request_upload).
  *
  * A handler that waits for the writer suspends the connection; the writer's
  * callback resumes it, and the next call runs the handler's resume function.
@@ -30,13 +31,14 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "feedbackd/conntrack.h"
 #include "feedbackd/error.h"
 #include "feedbackd/http.h"
 #include "feedbackd/log.h"
 #include "http/linger.h"
+#include "feedbackd/ratelimit.h"
 
 #define PATH_MAX_LEN 2048
-#define UPLOAD_SLACK (1u << 20) /* bytes read past a limit, to answer 413 */
 
 enum request_state {
 	REQ_READING = 0,   /* headers accepted, body (if any) arriving */
@@ -51,6 +53,8 @@ struct http_server {
 	int port;
 	atomic_size_t active;
 	struct linger_set *linger;
+	struct conntrack *conntrack; /* request deadlines (slow clients) */
+	struct ratelimit *ratelimit; /* NULL when rate_limit = 0 */
 };
 
 struct http_request_private {
@@ -346,6 +350,10 @@ static bool request_begin(struct http_request *req)
 	}
 	if (!authorize(req))
 		return true;
+	if (!ratelimit_admit(srv->ratelimit, req)) {
+		atomic_store(&req->priv->state, REQ_REJECTED);
+		return true;
+	}
 	return check_body_headers(req);
 }
 
@@ -374,27 +382,25 @@ static bool body_append(struct http_request *req, const char *data, size_t len)
 
 /* An upload call. Returns false when the connection must be closed.
  *
- * libmicrohttpd 0.9.75 accepts a reply only before the body (first call) or
- * after all of it, never in between. A body that outgrows its limit is
- * therefore read to its end and discarded, and 413 goes out then, keeping
- * the connection usable; a body that goes on far beyond (UPLOAD_SLACK) or a
- * request past its deadline can get no reply and is cut off. */
+ * libmicrohttpd 0.9.75 cannot queue a reply in the middle of an upload
+ * (MHD_queue_response refuses it and the connection is closed without an
+ * answer), so a body that turns out too large or too late is read on and
+ * dropped, and the 413/408 goes out once it ends. Dropping is capped: past
+ * max_batch_body bytes nothing can be answered and the connection is closed;
+ * a body that stops arriving is cut by the request deadline (conntrack). */
 static bool request_upload(struct http_request *req, const char *data, size_t len)
 {
 	struct http_request_private *priv = req->priv;
-	if (seconds_since(&priv->start) > (double)req->cfg->request_timeout_s) {
-		log_info("request %s: body not received within %d s, closing", req->request_id,
-			 req->cfg->request_timeout_s);
-		req->status = 408;
-		return false;
-	}
+	if (atomic_load(&priv->state) != REQ_REJECTED &&
+	    seconds_since(&priv->start) > (double)req->cfg->request_timeout_s)
+		reject(req, 408, "the request body did not arrive in time");
 	if (atomic_load(&priv->state) == REQ_REJECTED || priv->body_limit == 0) {
 		priv->discarded += len;
-		return priv->discarded <= req->cfg->max_batch_body + UPLOAD_SLACK;
+		return priv->discarded <= req->cfg->max_batch_body;
 	}
 	if (!body_append(req, data, len)) {
 		reject(req, 413, "the request body exceeds the size limit");
-		priv->discarded = req->body_len + len;
+		priv->discarded += len;
 	}
 	return true;
 }
@@ -411,6 +417,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = req;
 		atomic_fetch_add(&srv->active, 1);
+		conntrack_enter(srv->conntrack, conn, CONNTRACK_BODY);
 		return request_begin(req) ? MHD_YES : queue_reply(req);
 	}
 	if (*upload_data_size > 0) {
@@ -418,6 +425,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return go_on ? MHD_YES : MHD_NO;
 	}
+	conntrack_enter(srv->conntrack, conn, CONNTRACK_HANDLING);
 	switch (atomic_load(&req->priv->state)) {
 	case REQ_READING:
 		req->route->handler(req);
@@ -458,6 +466,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		srv->opt.observe(srv->opt.app, route, status, secs);
 	request_free(req);
 	atomic_fetch_sub(&srv->active, 1);
+	conntrack_enter(srv->conntrack, conn, CONNTRACK_IDLE);
 }
 
 static int bind_address(const char *host, int port, struct sockaddr_storage *ss, bool *v6)
@@ -480,6 +489,21 @@ static int bind_address(const char *host, int port, struct sockaddr_storage *ss,
 	return FBD_EINVAL;
 }
 
+/* The per-key rate limiter (API keys are few; with auth off, one bucket per
+ * recent client address) and the request-deadline reaper. */
+static int http_server_limits_new(struct http_server *srv, const struct fbd_config *cfg)
+{
+	int err = conntrack_new(&srv->conntrack, (size_t)cfg->max_connections,
+				cfg->request_timeout_s, cfg->idle_timeout_s);
+	if (err != 0 || cfg->rate_limit == 0)
+		return err;
+	size_t slots = cfg->auth ? 4 * AUTH_MAX_KEYS : 4096;
+	err = ratelimit_new(&srv->ratelimit, cfg->rate_limit, cfg->rate_burst, slots);
+	if (err != 0)
+		conntrack_free(srv->conntrack);
+	return err;
+}
+
 int http_server_start(struct http_server **out, const struct http_server_options *opt)
 {
 	const struct fbd_config *cfg = opt->cfg;
@@ -494,7 +518,10 @@ int http_server_start(struct http_server **out, const struct http_server_options
 	srv->opt = *opt;
 	atomic_init(&srv->active, 0);
 	int err = linger_start(&srv->linger);
+	if (err == 0)
+		err = http_server_limits_new(srv, cfg);
 	if (err != 0) {
+		linger_stop(srv->linger);
 		free(srv);
 		return err;
 	}
@@ -508,6 +535,7 @@ int http_server_start(struct http_server **out, const struct http_server_options
 		{MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, NULL},
 		{MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
+		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conntrack_notify, srv->conntrack},
 		{MHD_OPTION_END, 0, NULL},
 	};
 	/* the logger goes first so that errors about later options reach it */
@@ -516,6 +544,8 @@ int http_server_start(struct http_server **out, const struct http_server_options
 				       ops, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		linger_stop(srv->linger);
+		conntrack_free(srv->conntrack);
+		ratelimit_free(srv->ratelimit);
 		free(srv);
 		return FBD_EIO;
 	}
@@ -549,5 +579,7 @@ void http_server_stop(struct http_server *srv)
 		return;
 	MHD_stop_daemon(srv->daemon);
 	linger_stop(srv->linger);
+	conntrack_free(srv->conntrack);
+	ratelimit_free(srv->ratelimit);
 	free(srv);
 }

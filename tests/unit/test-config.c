@@ -45,7 +45,9 @@ static void check_defaults(const struct fbd_config *c)
 	CHECK_INT(c->idle_timeout_s, 30);
 	CHECK_INT(c->request_timeout_s, 30);
 	CHECK_INT(c->max_connections, 4096);
-	CHECK_INT(c->max_per_ip, 256);
+	CHECK_INT(c->max_per_ip, 1024);
+	CHECK_INT(c->rate_limit, 1000);
+	CHECK_INT(c->rate_burst, 2000);
 	CHECK_INT(c->queue_capacity, 8192);
 	CHECK_INT(c->sync, FBD_SYNC_FULL);
 	CHECK_INT(c->cache_mb, 16);
@@ -860,6 +862,8 @@ static void check_same(const struct fbd_config *a, const struct fbd_config *b)
 	CHECK_INT(a->max_connections, b->max_connections);
 	CHECK_INT(a->max_per_ip, b->max_per_ip);
 	CHECK_INT(a->queue_capacity, b->queue_capacity);
+	CHECK_INT(a->rate_limit, b->rate_limit);
+	CHECK_INT(a->rate_burst, b->rate_burst);
 	CHECK_INT(a->sync, b->sync);
 	CHECK_INT(a->cache_mb, b->cache_mb);
 	CHECK_INT(a->max_db_pages, b->max_db_pages);
@@ -918,6 +922,8 @@ static void test_sample_file(void)
 	    "max_connections",
 	    "max_per_ip",
 	    "queue_capacity",
+	    "rate_limit",
+	    "rate_burst",
 	    "sync",
 	    "cache_mb",
 	    "max_db_pages",
