@@ -1,9 +1,10 @@
 /* Start-up and shutdown order.
  *
- * Start: logging, database (migrations), writer, HTTP. Stop in reverse:
+ * Start: logging, database (migrations), scoring worker, writer (which wakes
+ * the worker after each commit), HTTP. Stop in reverse:
  * stop accepting, let in-flight requests finish (the writer keeps committing
- * and resuming them), stop HTTP, let the writer commit what is queued, close
- * the database. Signals are blocked in every thread and taken with sigwait()
+ * and resuming them), stop HTTP, let the writer commit what is queued, stop
+ * the worker (pending marks stay in the database), close the database. Signals are blocked in every thread and taken with sigwait()
  * in the main thread, so no handler runs in the middle of library code. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -97,11 +98,19 @@ int app_run(const struct fbd_config *cfg)
 	if ((rc = open_store(cfg, &env.store)) != 0)
 		return rc;
 	rc = 1;
-	struct writer_options wopt = {.capacity = (size_t)cfg->queue_capacity};
-	int err = writer_start(&env.writer, env.store, &wopt);
+	struct worker_options kopt = {0};
+	score_params_from_config(&kopt.params, cfg);
+	int err = worker_start(&env.worker, env.store, &kopt);
+	if (err != 0) {
+		log_error("cannot start the scoring worker: %s", fbd_error_str(err));
+		goto out_store;
+	}
+	struct writer_options wopt = {.capacity = (size_t)cfg->queue_capacity,
+				      .on_commit = worker_on_commit, .on_commit_arg = env.worker};
+	err = writer_start(&env.writer, env.store, &wopt);
 	if (err != 0) {
 		log_error("cannot start the writer: %s", fbd_error_str(err));
-		goto out_store;
+		goto out_worker;
 	}
 	struct http_server_options hopt = {
 		.cfg = cfg, .routes = api_routes, .n_routes = api_routes_count, .app = &env};
@@ -118,6 +127,8 @@ int app_run(const struct fbd_config *cfg)
 	rc = 0;
 out_writer:
 	writer_stop(env.writer);
+out_worker:
+	worker_stop(env.worker);
 out_store:
 	store_close(env.store);
 	if (rc == 0)

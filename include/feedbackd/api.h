@@ -8,6 +8,7 @@
 #include "feedbackd/config.h"
 #include "feedbackd/http.h"
 #include "feedbackd/store.h"
+#include "feedbackd/worker.h"
 #include "feedbackd/writer.h"
 
 /* Shared by all handlers; everything here is set before the server starts
@@ -16,6 +17,7 @@ struct api_env {
 	const struct fbd_config *cfg;
 	struct store *store;
 	struct writer *writer;
+	struct worker *worker; /* scoring worker (profiles) */
 	atomic_bool draining; /* SIGTERM received: readyz answers 503 */
 };
 

@@ -1,0 +1,14 @@
+-- 002: indexes for the scoring worker and the customer list.
+
+-- Time-based rescoring: the worker takes customers whose next_rescore_at has
+-- come, at a cost that does not grow with the number of customers.
+CREATE INDEX customers_by_rescore ON customers (next_rescore_at)
+    WHERE next_rescore_at IS NOT NULL;
+
+-- The worker takes the oldest marks first (fair under load), and the lag
+-- metric reads the oldest mark.
+CREATE INDEX dirty_by_mark ON dirty_customers (marked_at);
+
+-- GET /v1/customers sorts: each ends in customer_id, the cursor's tie-break.
+CREATE INDEX customers_by_loyalty ON customers (loyalty_score, customer_id);
+CREATE INDEX customers_by_last_seen ON customers (last_seen, customer_id);
