@@ -265,12 +265,20 @@ static void test_loyalty_rounding_half(void)
 {
 	struct score_params p = defaults();
 	/* N = 0.9, E = (1 + 0.5) / 2 = 0.75, S = (0.75 + 0.75) / 2 = 0.75:
-	 * 100 * (0.45 + 0.225 + 0.15) = 82.5 exactly -> 83 (in doubles the
-	 * sum lands just below 82.5) */
+	 * 100 * (0.45 + 0.225 + 0.15) = 82.5 exactly -> 83 */
 	struct score_item items[] = {survey(10, EXP_EXCEEDED, 4, 9), survey(20, EXP_MET, 4, N)};
 	struct score_profile out = SCORE(items, &p);
 	CHECK_INT(out.loyalty_score, 83);
 	CHECK_INT(out.level, LEVEL_EXCEEDED);
+
+	/* N = (0 + 1) / 20 = 0.05, E = 0.5, S = (1 + 1) / 8 = 0.25:
+	 * 100 * (0.025 + 0.15 + 0.05) = 22.5 exactly -> 23, where the same sum
+	 * in doubles is 22.4999... and would round to 22 */
+	struct score_item low[] = {survey(10, EXP_MET, 2, 0), survey(20, EXP_MET, 2, 1)};
+	out = SCORE(low, &p);
+	CHECK_INT(out.loyalty_score, 23);
+	CHECK_INT(out.level, LEVEL_EXPECTED);
+	CHECK_INT(out.risk_reasons, RISK_DETRACTOR);
 
 	/* shares to three decimals: 4/7 = 0.5714 -> 0.571, 3/7 = 0.4286 -> 0.429 */
 	struct score_item seven[7];
