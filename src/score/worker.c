@@ -41,9 +41,11 @@
 #include "feedbackd/error.h"
 #include "feedbackd/log.h"
 
-#define DEFAULT_BATCH 256
+#define DEFAULT_BATCH 1024
 #define MAX_BATCH 4096
 #define DEFAULT_IDLE_MS 1000
+#define WORKER_MMAP_BYTES "1073741824"
+#define WAL_CHECKPOINT_PAGES 1000 /* SQLite's own default threshold */
 
 /* One customer of a batch. */
 struct worker_job {
@@ -51,9 +53,15 @@ struct worker_job {
 	bool has_gen;               /* from a dirty mark (else: rescore due) */
 	int64_t gen;
 	struct score_profile profile;
+	/* the stored values of the two indexed profile columns (SCORE_NONE /
+	 * SCORE_NEVER for NULL), so an UPDATE leaves an index alone when its
+	 * column does not change */
+	int old_loyalty;
+	int64_t old_next_rescore;
 };
 
 struct worker {
+	struct store *st; /* borrowed: the write gate */
 	struct db_conn *conn;
 	struct worker_options opt;
 	pthread_t thread;
@@ -64,6 +72,7 @@ struct worker {
 	atomic_bool alive;
 	atomic_uint_fast64_t scored;
 	atomic_uint_fast64_t failed;
+	int wal_pages;              /* WAL size after our last commit (wal_hook) */
 	struct worker_job *jobs;    /* batch buffer, opt.batch entries */
 	struct score_item *items;   /* window buffer, items_cap entries */
 	size_t items_cap;
@@ -75,10 +84,19 @@ static const char *const sql_take_due =
 	"SELECT customer_id FROM customers WHERE next_rescore_at <= ?"
 	" ORDER BY next_rescore_at LIMIT ?";
 
-/* What score_customer() needs (see score.h): the newest max_items of each
- * window, the oldest submission after now - 30 days and the oldest after
- * now. UNION removes the overlap of the two windows; all four parts are
- * range scans of submissions_by_customer. */
+/* Fast path: every submission after the start of the older window (future
+ * ones included), newest first, one range scan of submissions_by_customer.
+ * When it returns fewer rows than asked, it is the complete set, which is
+ * more than score_customer() needs. */
+static const char *const sql_recent =
+	"SELECT type, submitted_at, expectation, csat, nps FROM submissions"
+	" WHERE customer_id = ?1 AND submitted_at > ?2"
+	" ORDER BY submitted_at DESC, id DESC LIMIT ?3";
+
+/* A customer with more: exactly what score_customer() needs (see score.h),
+ * the newest max_items of each window, the oldest submission after
+ * now - 30 days and the oldest after now. UNION removes the overlap of the
+ * two windows; all four parts are range scans of submissions_by_customer. */
 static const char *const sql_window =
 	"SELECT type, submitted_at, expectation, csat, nps, id FROM ("
 	" SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
@@ -96,11 +114,23 @@ static const char *const sql_window =
 	"  WHERE customer_id = ?1 AND submitted_at > ?3 ORDER BY submitted_at, id LIMIT 1)"
 	" ORDER BY submitted_at DESC, id DESC";
 
-static const char *const sql_store_profile =
-	"UPDATE customers SET level = ?, loyalty_score = ?, loyalty_delta_30d = ?,"
-	" nps_category = ?, latest_nps = ?, share_met = ?, share_exceeded = ?,"
-	" share_delighted = ?, at_risk = ?, risk_reasons = ?, computed_at = ?,"
-	" next_rescore_at = ? WHERE customer_id = ?";
+static const char *const sql_old_profile =
+	"SELECT loyalty_score, next_rescore_at FROM customers WHERE customer_id = ?";
+
+/* SQLite rewrites the entries of every index whose column is SET, changed
+ * or not; loyalty_score and next_rescore_at are indexed (migration 002) and
+ * mostly unchanged by a rescore, so there is one statement per combination
+ * (index: bit 1 loyalty_score, bit 2 next_rescore_at). */
+#define PROFILE_SET                                                                        \
+	"UPDATE customers SET level = ?1, loyalty_delta_30d = ?3, nps_category = ?4,"        \
+	" latest_nps = ?5, share_met = ?6, share_exceeded = ?7, share_delighted = ?8,"       \
+	" at_risk = ?9, risk_reasons = ?10, computed_at = ?11"
+static const char *const sql_store_profile[4] = {
+	PROFILE_SET " WHERE customer_id = ?13",
+	PROFILE_SET ", loyalty_score = ?2 WHERE customer_id = ?13",
+	PROFILE_SET ", next_rescore_at = ?12 WHERE customer_id = ?13",
+	PROFILE_SET ", loyalty_score = ?2, next_rescore_at = ?12 WHERE customer_id = ?13",
+};
 static const char *const sql_clear_mark =
 	"DELETE FROM dirty_customers WHERE customer_id = ? AND gen = ?";
 
@@ -157,24 +187,14 @@ static int take_batch(struct worker *w, const char *sql, bool with_gen, int64_t 
 	return n;
 }
 
-/* Load the customer's windows into w->items and score them. */
-static int score_job(struct worker *w, struct worker_job *job, int64_t now)
+/* Read the rows of stmt (columns as in sql_recent) into w->items; at most
+ * items_cap rows are asked for. */
+static int read_items(struct worker *w, sqlite3_stmt *stmt, size_t *n)
 {
-	const struct score_params *p = &w->opt.params;
-	sqlite3_stmt *stmt = db_stmt(w->conn, sql_window);
-	if (stmt == NULL)
-		return db_conn_error(w->conn);
-	int64_t past = now - SCORE_DELTA_SECONDS;
-	sqlite3_bind_text(stmt, 1, job->customer_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, now - p->window);
-	sqlite3_bind_int64(stmt, 3, now);
-	sqlite3_bind_int64(stmt, 4, past - p->window);
-	sqlite3_bind_int64(stmt, 5, past);
-	sqlite3_bind_int(stmt, 6, p->max_items);
-	size_t n = 0;
 	int rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && n < w->items_cap) {
-		w->items[n++] = (struct score_item){
+	*n = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && *n < w->items_cap) {
+		w->items[(*n)++] = (struct score_item){
 			.survey = sqlite3_column_int(stmt, 0) == SUB_SURVEY,
 			.submitted_at = sqlite3_column_int64(stmt, 1),
 			.expectation = column_or_none(stmt, 2),
@@ -183,9 +203,59 @@ static int score_job(struct worker *w, struct worker_job *job, int64_t now)
 		};
 	}
 	sqlite3_reset(stmt);
-	/* the query returns at most items_cap rows; more would be a bug */
-	if (rc != SQLITE_DONE)
-		return rc == SQLITE_ROW ? FBD_EDB : db_error(rc);
+	if (rc == SQLITE_ROW)
+		return FBD_EDB; /* more rows than the LIMIT asked for: a bug */
+	return db_error(rc);
+}
+
+static int read_old_profile(struct worker *w, struct worker_job *job)
+{
+	sqlite3_stmt *stmt = db_stmt(w->conn, sql_old_profile);
+	if (stmt == NULL)
+		return db_conn_error(w->conn);
+	sqlite3_bind_text(stmt, 1, job->customer_id, -1, SQLITE_STATIC);
+	job->old_loyalty = SCORE_NONE;
+	job->old_next_rescore = SCORE_NEVER;
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		job->old_loyalty = column_or_none(stmt, 0);
+		if (sqlite3_column_type(stmt, 1) != SQLITE_NULL)
+			job->old_next_rescore = sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(rc);
+}
+
+/* Load what the customer's windows need into w->items and score them. */
+static int score_job(struct worker *w, struct worker_job *job, int64_t now)
+{
+	int err = read_old_profile(w, job);
+	if (err != 0)
+		return err;
+	const struct score_params *p = &w->opt.params;
+	int64_t past = now - SCORE_DELTA_SECONDS;
+	size_t n = 0;
+	sqlite3_stmt *stmt = db_stmt(w->conn, sql_recent);
+	if (stmt == NULL)
+		return db_conn_error(w->conn);
+	sqlite3_bind_text(stmt, 1, job->customer_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, past - p->window);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)w->items_cap);
+	err = read_items(w, stmt, &n);
+	if (err == 0 && n == w->items_cap) {
+		stmt = db_stmt(w->conn, sql_window);
+		if (stmt == NULL)
+			return db_conn_error(w->conn);
+		sqlite3_bind_text(stmt, 1, job->customer_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, now - p->window);
+		sqlite3_bind_int64(stmt, 3, now);
+		sqlite3_bind_int64(stmt, 4, past - p->window);
+		sqlite3_bind_int64(stmt, 5, past);
+		sqlite3_bind_int(stmt, 6, p->max_items);
+		err = read_items(w, stmt, &n);
+	}
+	if (err != 0)
+		return err;
 	return score_customer(w->items, n, now, p, &job->profile);
 }
 
@@ -200,7 +270,9 @@ static void bind_opt_int(sqlite3_stmt *stmt, int i, bool present, int64_t v)
 static int store_profile(struct worker *w, const struct worker_job *job, int64_t now)
 {
 	const struct score_profile *pr = &job->profile;
-	sqlite3_stmt *stmt = db_stmt(w->conn, sql_store_profile);
+	int changed = (pr->loyalty_score != job->old_loyalty) |
+		      (pr->next_rescore_at != job->old_next_rescore) << 1;
+	sqlite3_stmt *stmt = db_stmt(w->conn, sql_store_profile[changed]);
 	if (stmt == NULL)
 		return db_conn_error(w->conn);
 	bind_opt_int(stmt, 1, pr->level != LEVEL_UNRATED, pr->level);
@@ -268,6 +340,7 @@ fail:
 /* Write phase: store the batch's profiles and clear its marks. */
 static int write_batch(struct worker *w, int n, int64_t now)
 {
+	store_write_lock(w->st);
 	int err = db_exec(w->conn, "BEGIN IMMEDIATE");
 	for (int i = 0; i < n && err == 0; i++)
 		err = store_profile(w, &w->jobs[i], now);
@@ -275,7 +348,30 @@ static int write_batch(struct worker *w, int n, int64_t now)
 		err = db_exec(w->conn, "COMMIT");
 	if (err != 0)
 		rollback_if_open(w);
+	store_write_unlock(w->st);
 	return err;
+}
+
+/* Called by SQLite after each commit of the worker's connection with the
+ * WAL's size in pages (both writers' frames). */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct worker *w = arg;
+	w->wal_pages = pages;
+	return SQLITE_OK;
+}
+
+/* The worker checkpoints instead of SQLite's automatic checkpoint, which
+ * would run inside the commit, i.e. while the write gate is held and the
+ * writer waits. A PASSIVE checkpoint needs no write lock: it copies what it
+ * can beside the writer and never blocks it. Failures only leave the WAL
+ * longer until the next try. */
+static void checkpoint_if_large(struct worker *w)
+{
+	if (w->wal_pages < WAL_CHECKPOINT_PAGES)
+		return;
+	w->wal_pages = 0;
+	(void)sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 /* One batch of marks (dirty) or due customers. Returns how many were
@@ -291,6 +387,7 @@ static int run_batch(struct worker *w, bool dirty)
 	if (err != 0)
 		return err;
 	atomic_fetch_add(&w->scored, (uint_fast64_t)n);
+	checkpoint_if_large(w);
 	return n;
 }
 
@@ -384,6 +481,7 @@ int worker_start(struct worker **out, struct store *st, const struct worker_opti
 	*out = NULL;
 	if (w == NULL)
 		return FBD_ENOMEM;
+	w->st = st;
 	w->opt = *opt;
 	if (w->opt.batch <= 0)
 		w->opt.batch = DEFAULT_BATCH;
@@ -404,6 +502,12 @@ int worker_start(struct worker **out, struct store *st, const struct worker_opti
 		goto fail_free;
 	if ((err = db_exec(w->conn, "PRAGMA synchronous = NORMAL")) != 0)
 		goto fail_conn;
+	/* The worker reads windows all over the file; mapping it saves a copy
+	 * per page read. A failure only means reads go through read(2). */
+	(void)db_exec(w->conn, "PRAGMA mmap_size = " WORKER_MMAP_BYTES);
+	if ((err = db_exec(w->conn, "PRAGMA wal_autocheckpoint = 0")) != 0)
+		goto fail_conn;
+	sqlite3_wal_hook(w->conn->db, wal_hook, w);
 	if ((err = init_sync(&w->lock, &w->wake)) != 0)
 		goto fail_conn;
 	err = FBD_ENOMEM;

@@ -250,6 +250,7 @@ static size_t count_created(const struct write_job *jobs)
 static void commit_group(struct writer *w, struct write_job *jobs)
 {
 	struct db_conn *c = w->conn;
+	store_write_lock(w->st); /* shared with the scoring worker, see store.h */
 	int err = db_exec(c, "BEGIN IMMEDIATE");
 	for (struct write_job *j = jobs; err == 0 && j; j = j->next)
 		for (size_t i = 0; err == 0 && i < j->n; i++)
@@ -263,6 +264,7 @@ static void commit_group(struct writer *w, struct write_job *jobs)
 			(void)db_exec(c, "ROLLBACK");
 		fail_group(jobs);
 	}
+	store_write_unlock(w->st);
 	atomic_store(&w->healthy, err == 0);
 	if (err == 0 && w->opt.on_commit)
 		w->opt.on_commit(w->opt.on_commit_arg, count_created(jobs));
