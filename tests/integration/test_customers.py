@@ -397,6 +397,35 @@ def test_restart_pending(srv, workdir):
     check(status == 200, "ready after restart (%s %s)" % (status, doc))
 
 
+def test_max_items():
+    """max_items = 2: each window keeps its two newest submissions. The
+    customer has more submissions than the worker's one-range read takes
+    (2 * max_items + 2), so its exact two-window read is exercised."""
+    with tempfile.TemporaryDirectory() as workdir:
+        srv = Server(workdir, {"FEEDBACKD_MAX_ITEMS": "2"})
+        srv.start()
+        try:
+            now = time.time()
+            c = "c-many"
+            srv.post_survey(c, 40 * DAY, now, expectation="below")
+            srv.post_nps(c, 36 * DAY, now, 10)
+            srv.post_nps(c, 35 * DAY, now, 10)
+            for ago in (6, 5, 4, 3):
+                srv.post_survey(c, ago * DAY, now, expectation="below", csat=1)
+            srv.post_survey(c, 2 * DAY, now, expectation="exceeded", csat=5)
+            srv.post_survey(c, 1 * DAY, now, expectation="exceeded", csat=5)
+            # now: the two exceeded/5 only: delighted (n = 2 < 3, and no
+            # rating among them), E = S = 1 -> 100. 30 days ago: the two 10s
+            # -> 100, the older failure is beyond max_items. delta 0.
+            settle(srv, c, 7, 2, {
+                "level": {"code": 3, "name": "delighted"}, "loyalty_score": 100,
+                "loyalty_delta_30d": 0, "nps_category": None, "latest_nps": None,
+                "shares": {"met": 1.0, "exceeded": 1.0, "delighted": 1.0},
+                "at_risk": False, "risk_reasons": []})
+        finally:
+            srv.stop()
+
+
 def main():
     global BINARY
     BINARY = os.path.abspath(sys.argv[1])
@@ -416,6 +445,7 @@ def main():
         finally:
             if srv.proc.poll() is None:
                 srv.stop()
+    test_max_items()
     if FAILURES:
         print("%d failures" % len(FAILURES))
         return 1
