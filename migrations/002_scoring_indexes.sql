@@ -12,3 +12,10 @@ CREATE INDEX dirty_by_mark ON dirty_customers (marked_at);
 -- GET /v1/customers sorts: each ends in customer_id, the cursor's tie-break.
 CREATE INDEX customers_by_loyalty ON customers (loyalty_score, customer_id);
 CREATE INDEX customers_by_last_seen ON customers (last_seen, customer_id);
+
+-- The scoring parameters the stored profiles were computed with. When the
+-- configuration changes them, the worker rescores every profile at start.
+CREATE TABLE scoring_params (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    params  TEXT NOT NULL
+);

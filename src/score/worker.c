@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -434,6 +435,60 @@ static bool wait_for_work(struct worker *w)
 	return go_on;
 }
 
+/* The params as text, to notice a configuration change between runs. */
+static void params_text(const struct score_params *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "window=%lld max_items=%d met=%.17g exceeded=%.17g delighted=%.17g"
+		 " loyal_min=%d w_nps=%.17g w_exp=%.17g w_csat=%.17g declining=%d",
+		 (long long)p->window, p->max_items, p->level_met_share, p->level_exceeded_share,
+		 p->level_delighted_share, p->loyal_min_surveys, p->weight_nps,
+		 p->weight_expectation, p->weight_csat, p->declining_delta);
+}
+
+/* Profiles stored under other params are stale: make every scored customer
+ * due now, so the time-based passes rescore them all (in batches, beside
+ * the writer) after the start. Returns 0 or a storage error. */
+static int expire_if_params_changed(struct worker *w)
+{
+	char text[512];
+	params_text(&w->opt.params, text, sizeof(text));
+	store_write_lock(w->st);
+	int err = db_exec(w->conn, "BEGIN IMMEDIATE");
+	sqlite3_stmt *stmt = err ? NULL : db_stmt(w->conn, "SELECT params FROM scoring_params");
+	if (err == 0 && stmt == NULL)
+		err = db_conn_error(w->conn);
+	bool same = false;
+	if (stmt) {
+		int rc = sqlite3_step(stmt);
+		const unsigned char *old = rc == SQLITE_ROW ? sqlite3_column_text(stmt, 0) : NULL;
+		same = old && strcmp((const char *)old, text) == 0;
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			err = db_error(rc);
+		sqlite3_reset(stmt);
+	}
+	if (err == 0 && !same)
+		err = db_exec(w->conn, "UPDATE customers SET next_rescore_at = 0"
+				       " WHERE computed_at IS NOT NULL");
+	if (err == 0 && !same) {
+		stmt = db_stmt(w->conn, "INSERT INTO scoring_params (id, params) VALUES (1, ?)"
+					" ON CONFLICT (id) DO UPDATE SET params = excluded.params");
+		if (stmt == NULL) {
+			err = db_conn_error(w->conn);
+		} else {
+			sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
+			int rc = sqlite3_step(stmt);
+			sqlite3_reset(stmt);
+			err = db_error(rc);
+		}
+	}
+	if (err == 0)
+		err = db_exec(w->conn, "COMMIT");
+	if (err != 0)
+		rollback_if_open(w);
+	store_write_unlock(w->st);
+	return err;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -508,6 +563,8 @@ int worker_start(struct worker **out, struct store *st, const struct worker_opti
 	if ((err = db_exec(w->conn, "PRAGMA wal_autocheckpoint = 0")) != 0)
 		goto fail_conn;
 	sqlite3_wal_hook(w->conn->db, wal_hook, w);
+	if ((err = expire_if_params_changed(w)) != 0)
+		goto fail_conn;
 	if ((err = init_sync(&w->lock, &w->wake)) != 0)
 		goto fail_conn;
 	err = FBD_ENOMEM;

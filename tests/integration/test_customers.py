@@ -422,6 +422,20 @@ def test_max_items():
                 "loyalty_delta_30d": 0, "nps_category": None, "latest_nps": None,
                 "shares": {"met": 1.0, "exceeded": 1.0, "delighted": 1.0},
                 "at_risk": False, "risk_reasons": []})
+
+            # a changed model key rescores stored profiles at the next start,
+            # with no new feedback. max_items 3: now exceeded/5, exceeded/5,
+            # below/1: met 2/3, level 0; E = S = 2/3 -> 66.67 -> 67. 30 days
+            # ago: 10, 10 and the failure: (0.5 * 1 + 0.3 * 0) / 0.8 = 62.5
+            # -> 63. delta 4.
+            check(srv.stop() == 0, "clean stop")
+            srv.extra_env["FEEDBACKD_MAX_ITEMS"] = "3"
+            srv.start()
+            settle(srv, c, 7, 2, {
+                "level": {"code": 0, "name": "below_expectations"}, "loyalty_score": 67,
+                "loyalty_delta_30d": 4, "latest_nps": None,
+                "shares": {"met": 0.667, "exceeded": 0.667, "delighted": 0.667},
+                "at_risk": False, "risk_reasons": []})
         finally:
             srv.stop()
 
