@@ -9,9 +9,12 @@ CREATE INDEX customers_by_rescore ON customers (next_rescore_at)
 -- metric reads the oldest mark.
 CREATE INDEX dirty_by_mark ON dirty_customers (marked_at);
 
--- GET /v1/customers sorts: each ends in customer_id, the cursor's tie-break.
+-- GET /v1/customers sorted by loyalty_score: ends in customer_id, the
+-- cursor's tie-break. The worker writes loyalty_score only when it changes.
+-- There is deliberately no index on last_seen: the writer sets last_seen on
+-- every submission, and the index would cost every ingest; a last_seen page
+-- is a top-N scan instead (about 20 ms at 100 000 customers).
 CREATE INDEX customers_by_loyalty ON customers (loyalty_score, customer_id);
-CREATE INDEX customers_by_last_seen ON customers (last_seen, customer_id);
 
 -- The scoring parameters the stored profiles were computed with. When the
 -- configuration changes them, the worker rescores every profile at start.

@@ -17,6 +17,19 @@
  * come: time alone moved a submission into or out of a window. That set is
  * read through an index, so a tick costs what is due, not what exists.
  *
+ * Sharing the database with the writer (measured with bench/bench-scoring,
+ * 100 000 customers, 5 000 submissions/s):
+ * - write transactions take the store's write gate (store.h), a FIFO lock,
+ *   instead of meeting in SQLite's busy handler, where the writer's back-to-
+ *   back commits kept the worker sleeping for seconds;
+ * - a batch is up to 1024 profiles (about 20-40 ms of UPDATEs): every
+ *   transaction waits for the writer's current commit and its fsync, so
+ *   small batches cap the worker at a few hundred profiles per such wait;
+ * - the worker checkpoints the WAL itself (PASSIVE, outside the gate)
+ *   instead of SQLite doing it inside a commit while the writer waits;
+ * - an UPDATE sets the indexed columns only when they change, since SQLite
+ *   rewrites the index entries of every column in the SET list.
+ *
  * Wake-ups: the writer calls worker_on_commit() after each commit; the
  * worker also wakes every idle_ms for time-based work. A wake-up during a
  * pass is remembered (a flag under the mutex), so the next pass starts at

@@ -1,8 +1,10 @@
 /* Read queries over customers (profiles).
  *
- * Pages are read in index order (migration 002: customers_by_loyalty and
- * customers_by_last_seen, both ending in customer_id), and the cursor is a
- * row-value bound on that index, so page k costs the same as page 1. Rows
+ * Pages by loyalty_score are read in index order (migration 002:
+ * customers_by_loyalty, ending in customer_id) and the cursor is a row-value
+ * bound on that index, so page k costs the same as page 1. Pages by
+ * last_seen are a top-N scan of the table (no index, to keep ingest cheap;
+ * see the migration). Rows
  * with a null loyalty_score come last whatever the direction: they are a
  * second section read after the first is exhausted. Filters are part of
  * every statement with "not set" values, which keeps the number of distinct
