@@ -327,6 +327,11 @@ int writer_start(struct writer **out, struct store *st, const struct writer_opti
 	atomic_init(&w->healthy, true);
 	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
 		goto fail_free;
+	/* The scoring worker checkpoints the WAL at 1000 pages outside the write
+	 * gate (worker.c); a checkpoint here would run inside a group's commit
+	 * while requests wait. This higher threshold is only a safety net. */
+	if ((err = db_exec(w->conn, "PRAGMA wal_autocheckpoint = 10000")) != 0)
+		goto fail_conn;
 	err = FBD_ENOMEM;
 	if (pthread_mutex_init(&w->lock, NULL) != 0)
 		goto fail_conn;
