@@ -85,9 +85,9 @@ static int insert_submission(struct db_conn *c, uint64_t ci, int64_t t, struct a
 	static const uint8_t digest[32];
 	char id[37], cust[32];
 	sqlite3_stmt *st = db_stmt(
-		c, "INSERT INTO submissions (id, type, customer_id, channel, segment, submitted_at,"
-		   " submitted_given, received_at, expectation, csat, nps, digest)"
-		   " VALUES (?, ?, ?, ?, NULL, ?, 1, ?, ?, ?, ?, ?)");
+	    c, "INSERT INTO submissions (id, type, customer_id, channel, segment, submitted_at,"
+	       " submitted_given, received_at, expectation, csat, nps, digest)"
+	       " VALUES (?, ?, ?, ?, NULL, ?, 1, ?, ?, ?, ?, ?)");
 	if (st == NULL)
 		return db_conn_error(c);
 	bool nps_only = rnd() % 5 == 0;
@@ -125,8 +125,9 @@ static int insert_customer(struct db_conn *c, uint64_t ci, const struct agg *a, 
 	static const char *const segments[] = {"vip", "standard", "trial", NULL};
 	char cust[32];
 	customer_name(cust, sizeof(cust), ci);
-	sqlite3_stmt *st = db_stmt(c, "INSERT INTO customers (customer_id, segment, surveys,"
-				      " nps_ratings, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *st =
+	    db_stmt(c, "INSERT INTO customers (customer_id, segment, surveys,"
+	               " nps_ratings, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)");
 	if (st == NULL)
 		return db_conn_error(c);
 	const char *seg = segments[ci % 4];
@@ -192,8 +193,8 @@ static int remark_all(struct store *st, int64_t now)
 	if (err != 0)
 		return err;
 	sqlite3_stmt *stmt = db_stmt(c, "INSERT INTO dirty_customers (customer_id, marked_at)"
-					" SELECT customer_id, ? FROM customers WHERE 1"
-					" ON CONFLICT (customer_id) DO NOTHING");
+	                                " SELECT customer_id, ? FROM customers WHERE 1"
+	                                " ON CONFLICT (customer_id) DO NOTHING");
 	if (stmt == NULL) {
 		err = db_conn_error(c);
 	} else {
@@ -252,7 +253,7 @@ struct load {
 	int rate, seconds;
 	pthread_mutex_t lock;
 	struct sample *samples;
-	size_t n_samples;      /* guarded by lock */
+	size_t n_samples; /* guarded by lock */
 	atomic_long submitted, failed, rejected;
 	atomic_bool done_submitting;
 	double send_seconds; /* how long the generator took to send everything */
@@ -384,7 +385,7 @@ static void observe(struct load *l, struct db_conn *c, double deadline)
 				open_left = true;
 		}
 		while (first_open < n && (l->samples[first_open].reflected > 0 ||
-					  l->samples[first_open].committed < 0))
+		                          l->samples[first_open].committed < 0))
 			first_open++;
 		if (!open_left && atomic_load(&l->done_submitting) && first_open == n)
 			return;
@@ -402,7 +403,7 @@ static int run_load(struct store *st, struct worker *w, uint64_t customers, int 
 {
 	struct load l = {.st = st, .customers = customers, .rate = rate, .seconds = seconds};
 	struct writer_options wopt = {
-		.capacity = 8192, .on_commit = worker_on_commit, .on_commit_arg = w};
+	    .capacity = 8192, .on_commit = worker_on_commit, .on_commit_arg = w};
 	struct db_conn *c = NULL;
 	pthread_t gen;
 	int err = FBD_ENOMEM;
@@ -473,7 +474,8 @@ int main(int argc, char **argv)
 	int seconds = argc > 4 ? atoi(argv[4]) : 10;
 	char dir[] = "/tmp/bench-scoring-XXXXXX", path[256];
 	if (n == 0 || rate <= 0 || seconds <= 0) {
-		fprintf(stderr, "usage: bench-scoring [customers] [submissions] [rate] [seconds] [dir]\n");
+		fprintf(stderr,
+		        "usage: bench-scoring [customers] [submissions] [rate] [seconds] [dir]\n");
 		return 2;
 	}
 	const char *base = argc > 5 ? argv[5] : mkdtemp(dir);

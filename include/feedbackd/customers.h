@@ -17,22 +17,22 @@
  * the struct: customer_release(). */
 struct customer {
 	char *customer_id;
-	char *segment;         /* NULL when none */
+	char *segment; /* NULL when none */
 	int64_t surveys;
 	int64_t nps_ratings;
 	int64_t first_seen;
 	int64_t last_seen;
-	bool computed;         /* the worker has scored it at least once */
-	int64_t computed_at;   /* when computed */
-	int level;             /* enum score_level */
+	bool computed;       /* the worker has scored it at least once */
+	int64_t computed_at; /* when computed */
+	int level;           /* enum score_level */
 	int loyalty_score;
 	bool has_delta;
 	int loyalty_delta_30d;
-	int nps_category;      /* enum nps_category */
+	int nps_category; /* enum nps_category */
 	int latest_nps;
 	bool has_shares;
 	double share_met, share_exceeded, share_delighted; /* already rounded to 0.001 */
-	unsigned risk_reasons; /* enum score_risk bits */
+	unsigned risk_reasons;                             /* enum score_risk bits */
 };
 
 void customer_release(struct customer *c);
@@ -51,15 +51,15 @@ enum customer_sort {
 #define CUSTOMER_ANY (-2) /* a filter that is not set */
 
 struct customer_query {
-	int level;            /* enum score_level (LEVEL_UNRATED: unrated), or CUSTOMER_ANY */
-	const char *segment;  /* NULL: any */
-	int at_risk;          /* 0, 1 or CUSTOMER_ANY */
-	int nps_category;     /* enum nps_category (not NPS_NONE), or CUSTOMER_ANY */
+	int level;           /* enum score_level (LEVEL_UNRATED: unrated), or CUSTOMER_ANY */
+	const char *segment; /* NULL: any */
+	int at_risk;         /* 0, 1 or CUSTOMER_ANY */
+	int nps_category;    /* enum nps_category (not NPS_NONE), or CUSTOMER_ANY */
 	enum customer_sort sort;
-	int limit;            /* 1..500 */
+	int limit; /* 1..500 */
 	/* continue after this position (a row of the previous page) */
 	bool has_cursor;
-	bool cursor_null;     /* the position is among the rows with a null sort key */
+	bool cursor_null; /* the position is among the rows with a null sort key */
 	int64_t cursor_key;
 	const char *cursor_id;
 };
@@ -68,6 +68,6 @@ struct customer_query {
  * sort keys last. Fills rows[0..*n) (room for q->limit entries, released by
  * the caller) and sets *more when further rows exist. */
 int customers_list(struct store *st, const struct customer_query *q, struct customer *rows,
-		   size_t *n, bool *more);
+                   size_t *n, bool *more);
 
 #endif

@@ -67,17 +67,17 @@ enum score_risk {
 #define SCORE_NEVER INT64_MAX /* next_rescore_at when time alone changes nothing */
 
 struct score_profile {
-	int level;              /* enum score_level */
-	int loyalty_score;      /* 0..100 or SCORE_NONE */
-	bool has_delta;         /* loyalty_delta_30d is defined */
-	int loyalty_delta_30d;  /* -100..100 when has_delta */
-	int nps_category;       /* enum nps_category */
-	int latest_nps;         /* 0..10 or SCORE_NONE */
-	bool has_shares;        /* false when no survey in the window has an outcome */
-	int share_met_milli;    /* shares in thousandths (0..1000), rounded half up */
+	int level;             /* enum score_level */
+	int loyalty_score;     /* 0..100 or SCORE_NONE */
+	bool has_delta;        /* loyalty_delta_30d is defined */
+	int loyalty_delta_30d; /* -100..100 when has_delta */
+	int nps_category;      /* enum nps_category */
+	int latest_nps;        /* 0..10 or SCORE_NONE */
+	bool has_shares;       /* false when no survey in the window has an outcome */
+	int share_met_milli;   /* shares in thousandths (0..1000), rounded half up */
 	int share_exceeded_milli;
 	int share_delighted_milli;
-	unsigned risk_reasons;  /* enum score_risk bits; at_risk is risk_reasons != 0 */
+	unsigned risk_reasons; /* enum score_risk bits; at_risk is risk_reasons != 0 */
 	/* The earliest time after now at which the result may change with no
 	 * new submission (one enters or leaves the window at now or at
 	 * now - 30 days), or SCORE_NEVER. It can be early (an event that turns
@@ -99,7 +99,7 @@ void score_params_from_config(struct score_params *p, const struct fbd_config *c
  * now. Others are ignored or only bring next_rescore_at forward.
  * Returns 0, or FBD_EINVAL when items are not newest first. */
 int score_customer(const struct score_item *items, size_t n, int64_t now,
-		   const struct score_params *p, struct score_profile *out);
+                   const struct score_params *p, struct score_profile *out);
 
 /* Round num/den (den > 0) to the nearest integer, halves away from zero. */
 int64_t score_round_div(int64_t num, int64_t den);

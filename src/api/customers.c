@@ -28,7 +28,7 @@
 #define CUSTOMER_CURSOR_MAX (BASE64_ENCODE_LENGTH(CUSTOMER_CURSOR_PLAIN) + 8)
 
 static const char *const sort_names[] = {"loyalty_score", "-loyalty_score", "last_seen",
-					 "-last_seen", NULL};
+                                         "-last_seen", NULL};
 
 static bool add_time(cJSON *obj, const char *name, bool present, int64_t t)
 {
@@ -42,7 +42,7 @@ static bool add_time(cJSON *obj, const char *name, bool present, int64_t t)
 static bool add_int(cJSON *obj, const char *name, bool present, double v)
 {
 	return (present ? cJSON_AddNumberToObject(obj, name, v)
-			: cJSON_AddNullToObject(obj, name)) != NULL;
+	                : cJSON_AddNullToObject(obj, name)) != NULL;
 }
 
 static bool add_level(cJSON *obj, int level)
@@ -68,7 +68,7 @@ static bool add_shares(cJSON *obj, const struct customer *c)
 static bool add_risk(cJSON *obj, const struct customer *c)
 {
 	static const enum score_risk bits[] = {RISK_DETRACTOR, RISK_BELOW_EXPECTATIONS,
-					       RISK_DECLINING};
+	                                       RISK_DECLINING};
 	if (!cJSON_AddBoolToObject(obj, "at_risk", c->risk_reasons != 0))
 		return false;
 	cJSON *reasons = cJSON_AddArrayToObject(obj, "risk_reasons");
@@ -92,19 +92,20 @@ static cJSON *customer_to_json(const struct customer *c)
 	const char *category = score_nps_category_name(c->nps_category);
 	cJSON *o = cJSON_CreateObject();
 	bool ok = o && cJSON_AddStringToObject(o, "customer_id", c->customer_id) &&
-		  (c->segment ? cJSON_AddStringToObject(o, "segment", c->segment)
-			      : cJSON_AddNullToObject(o, "segment")) &&
-		  add_level(o, c->level) &&
-		  add_int(o, "loyalty_score", c->loyalty_score != SCORE_NONE, c->loyalty_score) &&
-		  add_int(o, "loyalty_delta_30d", c->has_delta, c->loyalty_delta_30d) &&
-		  (category ? cJSON_AddStringToObject(o, "nps_category", category)
-			    : cJSON_AddNullToObject(o, "nps_category")) &&
-		  add_int(o, "latest_nps", c->latest_nps != SCORE_NONE, c->latest_nps) &&
-		  cJSON_AddNumberToObject(o, "surveys", (double)c->surveys) &&
-		  cJSON_AddNumberToObject(o, "nps_ratings", (double)c->nps_ratings) &&
-		  add_shares(o, c) && add_risk(o, c) && add_time(o, "first_seen", true, c->first_seen) &&
-		  add_time(o, "last_seen", true, c->last_seen) &&
-		  add_time(o, "computed_at", c->computed, c->computed_at);
+	          (c->segment ? cJSON_AddStringToObject(o, "segment", c->segment)
+	                      : cJSON_AddNullToObject(o, "segment")) &&
+	          add_level(o, c->level) &&
+	          add_int(o, "loyalty_score", c->loyalty_score != SCORE_NONE, c->loyalty_score) &&
+	          add_int(o, "loyalty_delta_30d", c->has_delta, c->loyalty_delta_30d) &&
+	          (category ? cJSON_AddStringToObject(o, "nps_category", category)
+	                    : cJSON_AddNullToObject(o, "nps_category")) &&
+	          add_int(o, "latest_nps", c->latest_nps != SCORE_NONE, c->latest_nps) &&
+	          cJSON_AddNumberToObject(o, "surveys", (double)c->surveys) &&
+	          cJSON_AddNumberToObject(o, "nps_ratings", (double)c->nps_ratings) &&
+	          add_shares(o, c) && add_risk(o, c) &&
+	          add_time(o, "first_seen", true, c->first_seen) &&
+	          add_time(o, "last_seen", true, c->last_seen) &&
+	          add_time(o, "computed_at", c->computed, c->computed_at);
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;
@@ -142,7 +143,7 @@ void api_get_customer(struct http_request *req)
 }
 
 static void cursor_make(enum customer_sort sort, const struct customer *last,
-			char out[static CUSTOMER_CURSOR_MAX])
+                        char out[static CUSTOMER_CURSOR_MAX])
 {
 	char plain[CUSTOMER_CURSOR_PLAIN];
 	bool loyalty = sort <= CUSTOMER_SORT_LOYALTY_DESC;
@@ -151,8 +152,8 @@ static void cursor_make(enum customer_sort sort, const struct customer *last,
 		n = snprintf(plain, sizeof(plain), "%d|-|%s", (int)sort, last->customer_id);
 	else
 		n = snprintf(plain, sizeof(plain), "%d|%" PRId64 "|%s", (int)sort,
-			     loyalty ? (int64_t)last->loyalty_score : last->last_seen,
-			     last->customer_id);
+		             loyalty ? (int64_t)last->loyalty_score : last->last_seen,
+		             last->customer_id);
 	size_t len = n < 0 ? 0 : (size_t)n < sizeof(plain) ? (size_t)n : sizeof(plain) - 1;
 	struct base64_encode_ctx ctx;
 	base64url_encode_init(&ctx);
@@ -165,7 +166,7 @@ static void cursor_make(enum customer_sort sort, const struct customer *last,
 
 /* Decodes value into plain and points q's cursor fields into it. */
 static bool cursor_parse(const char *value, struct customer_query *q,
-			 char plain[static CUSTOMER_CURSOR_PLAIN])
+                         char plain[static CUSTOMER_CURSOR_PLAIN])
 {
 	size_t len = strlen(value);
 	if (len == 0 || len >= CUSTOMER_CURSOR_MAX || len % 4 == 1)
@@ -203,8 +204,8 @@ static bool cursor_parse(const char *value, struct customer_query *q,
 
 enum list_param { P_LEVEL, P_SEGMENT, P_AT_RISK, P_NPS, P_SORT, P_LIMIT, P_CURSOR };
 
-static const char *const list_params[] = {"level", "segment", "at_risk", "nps_category", "sort",
-					  "limit", "cursor", NULL};
+static const char *const list_params[] = {"level", "segment", "at_risk", "nps_category",
+                                          "sort",  "limit",   "cursor",  NULL};
 
 static void parse_level(const char *value, struct customer_query *q, struct validation *v)
 {
@@ -215,22 +216,22 @@ static void parse_level(const char *value, struct customer_query *q, struct vali
 	q->level = score_level_parse(value);
 	if (q->level < 0)
 		validation_add(v, "level",
-			       "must be one of: below_expectations, expected, exceeded, delighted,"
-			       " loyal, unrated");
+		               "must be one of: below_expectations, expected, exceeded, delighted,"
+		               " loyal, unrated");
 }
 
 static void parse_list_query(struct http_request *req, struct customer_query *q,
-			     char cursor_plain[static CUSTOMER_CURSOR_PLAIN], struct validation *v)
+                             char cursor_plain[static CUSTOMER_CURSOR_PLAIN], struct validation *v)
 {
 	static const char *const bools[] = {"false", "true", NULL};
 	static const char *const categories[] = {"detractor", "passive", "promoter", NULL};
 	const char *p[QUERY_MAX_PARAMS];
 	query_collect(req, list_params, p, v);
 	*q = (struct customer_query){.level = CUSTOMER_ANY,
-				     .at_risk = CUSTOMER_ANY,
-				     .nps_category = CUSTOMER_ANY,
-				     .sort = CUSTOMER_SORT_LAST_SEEN_DESC,
-				     .limit = LIST_DEFAULT_LIMIT};
+	                             .at_risk = CUSTOMER_ANY,
+	                             .nps_category = CUSTOMER_ANY,
+	                             .sort = CUSTOMER_SORT_LAST_SEEN_DESC,
+	                             .limit = LIST_DEFAULT_LIMIT};
 	if (p[P_LEVEL])
 		parse_level(p[P_LEVEL], q, v);
 	if (p[P_SEGMENT] && query_text(p[P_SEGMENT], "segment", 64, v))

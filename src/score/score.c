@@ -26,32 +26,32 @@
 
 /* Counts over the newest max_items submissions of one window. */
 struct window_stats {
-	int n_outcomes;     /* surveys with an outcome: the n of SPEC 5 */
-	int n_met;          /* met or exceeded */
+	int n_outcomes; /* surveys with an outcome: the n of SPEC 5 */
+	int n_met;      /* met or exceeded */
 	int n_exceeded;
 	int n_delighted;    /* exceeded and csat 5 */
 	int outcome_halves; /* sum of outcome values in halves: below 0, met 1, exceeded 2 */
 	int newest_outcome; /* enum expectation or SCORE_NONE */
 	int n_nps;
 	int nps_sum;
-	int newest_nps;     /* SCORE_NONE when no rating */
+	int newest_nps; /* SCORE_NONE when no rating */
 	int n_csat;
-	int csat_sum;       /* sum of csat - 1 */
+	int csat_sum; /* sum of csat - 1 */
 };
 
 void score_params_from_config(struct score_params *p, const struct fbd_config *cfg)
 {
 	*p = (struct score_params){
-		.window = (int64_t)cfg->window_days * SCORE_DAY,
-		.max_items = cfg->max_items,
-		.level_met_share = cfg->level_met_share,
-		.level_exceeded_share = cfg->level_exceeded_share,
-		.level_delighted_share = cfg->level_delighted_share,
-		.loyal_min_surveys = cfg->loyal_min_surveys,
-		.weight_nps = cfg->weight_nps,
-		.weight_expectation = cfg->weight_expectation,
-		.weight_csat = cfg->weight_csat,
-		.declining_delta = cfg->declining_delta,
+	    .window = (int64_t)cfg->window_days * SCORE_DAY,
+	    .max_items = cfg->max_items,
+	    .level_met_share = cfg->level_met_share,
+	    .level_exceeded_share = cfg->level_exceeded_share,
+	    .level_delighted_share = cfg->level_delighted_share,
+	    .loyal_min_surveys = cfg->loyal_min_surveys,
+	    .weight_nps = cfg->weight_nps,
+	    .weight_expectation = cfg->weight_expectation,
+	    .weight_csat = cfg->weight_csat,
+	    .declining_delta = cfg->declining_delta,
 	};
 }
 
@@ -102,7 +102,7 @@ static void add_item(struct window_stats *w, const struct score_item *it)
 
 /* The stats of the window that ends at `end`. */
 static void window_collect(const struct score_item *items, size_t n, int64_t end,
-			   const struct score_params *p, struct window_stats *w)
+                           const struct score_params *p, struct window_stats *w)
 {
 	*w = (struct window_stats){.newest_outcome = SCORE_NONE, .newest_nps = SCORE_NONE};
 	int taken = 0;
@@ -130,8 +130,7 @@ static int level_of(const struct window_stats *w, const struct score_params *p)
 	if (w->n_outcomes == 0)
 		return LEVEL_UNRATED;
 	int n = w->n_outcomes;
-	if (!share_at_least(w->n_met, n, p->level_met_share) ||
-	    w->newest_outcome == EXP_BELOW)
+	if (!share_at_least(w->n_met, n, p->level_met_share) || w->newest_outcome == EXP_BELOW)
 		return LEVEL_BELOW_EXPECTATIONS;
 	if (!share_at_least(w->n_exceeded, n, p->level_exceeded_share))
 		return LEVEL_EXPECTED;
@@ -148,11 +147,11 @@ static int level_of(const struct window_stats *w, const struct score_params *p)
 static int loyalty_of(const struct window_stats *w, const struct score_params *p)
 {
 	int64_t weight[3] = {llround(p->weight_nps * WEIGHT_UNITS),
-			     llround(p->weight_expectation * WEIGHT_UNITS),
-			     llround(p->weight_csat * WEIGHT_UNITS)};
+	                     llround(p->weight_expectation * WEIGHT_UNITS),
+	                     llround(p->weight_csat * WEIGHT_UNITS)};
 	int64_t sum[3] = {w->nps_sum, w->outcome_halves, w->csat_sum};
 	int64_t den[3] = {10 * (int64_t)w->n_nps, 2 * (int64_t)w->n_outcomes,
-			  4 * (int64_t)w->n_csat};
+	                  4 * (int64_t)w->n_csat};
 	__int128 num = 0, total = 1, weights = 0;
 	for (int i = 0; i < 3; i++) {
 		if (den[i] == 0)
@@ -188,7 +187,7 @@ static void consider(int64_t *best, int64_t t, int64_t now)
 
 /* The moments each submission enters or leaves either window. */
 static int64_t next_event(const struct score_item *items, size_t n, int64_t now,
-			  const struct score_params *p)
+                          const struct score_params *p)
 {
 	int64_t best = SCORE_NEVER;
 	for (size_t i = 0; i < n; i++) {
@@ -202,7 +201,7 @@ static int64_t next_event(const struct score_item *items, size_t n, int64_t now,
 }
 
 int score_customer(const struct score_item *items, size_t n, int64_t now,
-		   const struct score_params *p, struct score_profile *out)
+                   const struct score_params *p, struct score_profile *out)
 {
 	for (size_t i = 1; i < n; i++)
 		if (items[i].submitted_at > items[i - 1].submitted_at)
@@ -235,8 +234,8 @@ int score_customer(const struct score_item *items, size_t n, int64_t now,
 	return 0;
 }
 
-static const char *const level_names[] = {"below_expectations", "expected", "exceeded",
-					  "delighted", "loyal"};
+static const char *const level_names[] = {"below_expectations", "expected", "exceeded", "delighted",
+                                          "loyal"};
 static const char *const nps_names[] = {"detractor", "passive", "promoter"};
 
 const char *score_level_name(int level)

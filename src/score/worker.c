@@ -66,8 +66,8 @@
 
 /* One customer of a batch. */
 struct worker_job {
-	char *customer_id;          /* owned */
-	bool has_gen;               /* from a dirty mark (else: rescore due) */
+	char *customer_id; /* owned */
+	bool has_gen;      /* from a dirty mark (else: rescore due) */
 	int64_t gen;
 	struct score_profile profile;
 	/* the stored values of the two indexed profile columns (SCORE_NONE /
@@ -89,67 +89,67 @@ struct worker {
 	atomic_bool alive;
 	atomic_uint_fast64_t scored;
 	atomic_uint_fast64_t failed;
-	int wal_pages;              /* WAL size after our last commit (wal_hook) */
-	struct worker_job *jobs;    /* batch buffer, opt.batch entries */
-	struct score_item *items;   /* window buffer, items_cap entries */
+	int wal_pages;            /* WAL size after our last commit (wal_hook) */
+	struct worker_job *jobs;  /* batch buffer, opt.batch entries */
+	struct score_item *items; /* window buffer, items_cap entries */
 	size_t items_cap;
 };
 
 static const char *const sql_take_dirty =
-	"SELECT customer_id, gen FROM dirty_customers ORDER BY marked_at LIMIT ?";
+    "SELECT customer_id, gen FROM dirty_customers ORDER BY marked_at LIMIT ?";
 static const char *const sql_take_due =
-	"SELECT customer_id FROM customers WHERE next_rescore_at <= ?"
-	" ORDER BY next_rescore_at LIMIT ?";
+    "SELECT customer_id FROM customers WHERE next_rescore_at <= ?"
+    " ORDER BY next_rescore_at LIMIT ?";
 
 /* Fast path: every submission after the start of the older window (future
  * ones included), newest first, one range scan of submissions_by_customer.
  * When it returns fewer rows than asked, it is the complete set, which is
  * more than score_customer() needs. */
 static const char *const sql_recent =
-	"SELECT type, submitted_at, expectation, csat, nps FROM submissions"
-	" WHERE customer_id = ?1 AND submitted_at > ?2"
-	" ORDER BY submitted_at DESC, id DESC LIMIT ?3";
+    "SELECT type, submitted_at, expectation, csat, nps FROM submissions"
+    " WHERE customer_id = ?1 AND submitted_at > ?2"
+    " ORDER BY submitted_at DESC, id DESC LIMIT ?3";
 
 /* A customer with more: exactly what score_customer() needs (see score.h),
  * the newest max_items of each window, the oldest submission after
  * now - 30 days and the oldest after now. UNION removes the overlap of the
  * two windows; all four parts are range scans of submissions_by_customer. */
 static const char *const sql_window =
-	"SELECT type, submitted_at, expectation, csat, nps, id FROM ("
-	" SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
-	"  WHERE customer_id = ?1 AND submitted_at > ?2 AND submitted_at <= ?3"
-	"  ORDER BY submitted_at DESC, id DESC LIMIT ?6)"
-	" UNION SELECT * FROM ("
-	" SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
-	"  WHERE customer_id = ?1 AND submitted_at > ?4 AND submitted_at <= ?5"
-	"  ORDER BY submitted_at DESC, id DESC LIMIT ?6)"
-	" UNION SELECT * FROM ("
-	" SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
-	"  WHERE customer_id = ?1 AND submitted_at > ?5 ORDER BY submitted_at, id LIMIT 1)"
-	" UNION SELECT * FROM ("
-	" SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
-	"  WHERE customer_id = ?1 AND submitted_at > ?3 ORDER BY submitted_at, id LIMIT 1)"
-	" ORDER BY submitted_at DESC, id DESC";
+    "SELECT type, submitted_at, expectation, csat, nps, id FROM ("
+    " SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
+    "  WHERE customer_id = ?1 AND submitted_at > ?2 AND submitted_at <= ?3"
+    "  ORDER BY submitted_at DESC, id DESC LIMIT ?6)"
+    " UNION SELECT * FROM ("
+    " SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
+    "  WHERE customer_id = ?1 AND submitted_at > ?4 AND submitted_at <= ?5"
+    "  ORDER BY submitted_at DESC, id DESC LIMIT ?6)"
+    " UNION SELECT * FROM ("
+    " SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
+    "  WHERE customer_id = ?1 AND submitted_at > ?5 ORDER BY submitted_at, id LIMIT 1)"
+    " UNION SELECT * FROM ("
+    " SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
+    "  WHERE customer_id = ?1 AND submitted_at > ?3 ORDER BY submitted_at, id LIMIT 1)"
+    " ORDER BY submitted_at DESC, id DESC";
 
 static const char *const sql_old_profile =
-	"SELECT loyalty_score, next_rescore_at FROM customers WHERE customer_id = ?";
+    "SELECT loyalty_score, next_rescore_at FROM customers WHERE customer_id = ?";
 
 /* SQLite rewrites the entries of every index whose column is SET, changed
  * or not; loyalty_score and next_rescore_at are indexed (migration 002) and
  * mostly unchanged by a rescore, so there is one statement per combination
  * (index: bit 1 loyalty_score, bit 2 next_rescore_at). */
-#define PROFILE_SET                                                                        \
-	"UPDATE customers SET level = ?1, loyalty_delta_30d = ?3, nps_category = ?4,"        \
-	" latest_nps = ?5, share_met = ?6, share_exceeded = ?7, share_delighted = ?8,"       \
+#define PROFILE_SET                                                                                \
+	"UPDATE customers SET level = ?1, loyalty_delta_30d = ?3, nps_category = ?4,"              \
+	" latest_nps = ?5, share_met = ?6, share_exceeded = ?7, share_delighted = ?8,"             \
 	" at_risk = ?9, risk_reasons = ?10, computed_at = ?11"
 static const char *const sql_store_profile[4] = {
-	PROFILE_SET " WHERE customer_id = ?13",
-	PROFILE_SET ", loyalty_score = ?2 WHERE customer_id = ?13",
-	PROFILE_SET ", next_rescore_at = ?12 WHERE customer_id = ?13",
-	PROFILE_SET ", loyalty_score = ?2, next_rescore_at = ?12 WHERE customer_id = ?13",
+    PROFILE_SET " WHERE customer_id = ?13",
+    PROFILE_SET ", loyalty_score = ?2 WHERE customer_id = ?13",
+    PROFILE_SET ", next_rescore_at = ?12 WHERE customer_id = ?13",
+    PROFILE_SET ", loyalty_score = ?2, next_rescore_at = ?12 WHERE customer_id = ?13",
 };
 static const char *const sql_clear_mark =
-	"DELETE FROM dirty_customers WHERE customer_id = ? AND gen = ?";
+    "DELETE FROM dirty_customers WHERE customer_id = ? AND gen = ?";
 
 static int64_t now_seconds(void)
 {
@@ -159,7 +159,7 @@ static int64_t now_seconds(void)
 static int column_or_none(sqlite3_stmt *stmt, int col)
 {
 	return sqlite3_column_type(stmt, col) == SQLITE_NULL ? SCORE_NONE
-							     : sqlite3_column_int(stmt, col);
+	                                                     : sqlite3_column_int(stmt, col);
 }
 
 static void release_jobs(struct worker *w, size_t n)
@@ -212,11 +212,11 @@ static int read_items(struct worker *w, sqlite3_stmt *stmt, size_t *n)
 	*n = 0;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && *n < w->items_cap) {
 		w->items[(*n)++] = (struct score_item){
-			.survey = sqlite3_column_int(stmt, 0) == SUB_SURVEY,
-			.submitted_at = sqlite3_column_int64(stmt, 1),
-			.expectation = column_or_none(stmt, 2),
-			.csat = column_or_none(stmt, 3),
-			.nps = column_or_none(stmt, 4),
+		    .survey = sqlite3_column_int(stmt, 0) == SUB_SURVEY,
+		    .submitted_at = sqlite3_column_int64(stmt, 1),
+		    .expectation = column_or_none(stmt, 2),
+		    .csat = column_or_none(stmt, 3),
+		    .nps = column_or_none(stmt, 4),
 		};
 	}
 	sqlite3_reset(stmt);
@@ -288,7 +288,7 @@ static int store_profile(struct worker *w, const struct worker_job *job, int64_t
 {
 	const struct score_profile *pr = &job->profile;
 	int changed = (pr->loyalty_score != job->old_loyalty) |
-		      (pr->next_rescore_at != job->old_next_rescore) << 1;
+	              (pr->next_rescore_at != job->old_next_rescore) << 1;
 	sqlite3_stmt *stmt = db_stmt(w->conn, sql_store_profile[changed]);
 	if (stmt == NULL)
 		return db_conn_error(w->conn);
@@ -298,7 +298,7 @@ static int store_profile(struct worker *w, const struct worker_job *job, int64_t
 	bind_opt_int(stmt, 4, pr->nps_category != NPS_NONE, pr->nps_category);
 	bind_opt_int(stmt, 5, pr->latest_nps != SCORE_NONE, pr->latest_nps);
 	const int shares[3] = {pr->share_met_milli, pr->share_exceeded_milli,
-			       pr->share_delighted_milli};
+	                       pr->share_delighted_milli};
 	for (int i = 0; i < 3; i++) {
 		if (pr->has_shares)
 			sqlite3_bind_double(stmt, 6 + i, shares[i] / 1000.0);
@@ -454,11 +454,12 @@ static bool wait_for_work(struct worker *w)
 /* The params as text, to notice a configuration change between runs. */
 static void params_text(const struct score_params *p, char *buf, size_t len)
 {
-	snprintf(buf, len, "window=%lld max_items=%d met=%.17g exceeded=%.17g delighted=%.17g"
-		 " loyal_min=%d w_nps=%.17g w_exp=%.17g w_csat=%.17g declining=%d",
-		 (long long)p->window, p->max_items, p->level_met_share, p->level_exceeded_share,
-		 p->level_delighted_share, p->loyal_min_surveys, p->weight_nps,
-		 p->weight_expectation, p->weight_csat, p->declining_delta);
+	snprintf(buf, len,
+	         "window=%lld max_items=%d met=%.17g exceeded=%.17g delighted=%.17g"
+	         " loyal_min=%d w_nps=%.17g w_exp=%.17g w_csat=%.17g declining=%d",
+	         (long long)p->window, p->max_items, p->level_met_share, p->level_exceeded_share,
+	         p->level_delighted_share, p->loyal_min_surveys, p->weight_nps,
+	         p->weight_expectation, p->weight_csat, p->declining_delta);
 }
 
 /* Profiles stored under other params are stale: make every scored customer
@@ -484,10 +485,10 @@ static int expire_if_params_changed(struct worker *w)
 	}
 	if (err == 0 && !same)
 		err = db_exec(w->conn, "UPDATE customers SET next_rescore_at = 0"
-				       " WHERE computed_at IS NOT NULL");
+		                       " WHERE computed_at IS NOT NULL");
 	if (err == 0 && !same) {
 		stmt = db_stmt(w->conn, "INSERT INTO scoring_params (id, params) VALUES (1, ?)"
-					" ON CONFLICT (id) DO UPDATE SET params = excluded.params");
+		                        " ON CONFLICT (id) DO UPDATE SET params = excluded.params");
 		if (stmt == NULL) {
 			err = db_conn_error(w->conn);
 		} else {
@@ -518,7 +519,7 @@ static void *worker_main(void *arg)
 			 * the next wake-up (marks are still in the table). */
 			if (!was_failing)
 				log_error("scoring worker: pass failed: %s; retrying",
-					  fbd_error_str(err));
+				          fbd_error_str(err));
 		} else if (was_failing) {
 			log_info("scoring worker: recovered");
 		}
@@ -622,14 +623,13 @@ bool worker_alive(struct worker *w)
 int worker_stats(struct worker *w, struct store *st, struct worker_stats *out)
 {
 	*out = (struct worker_stats){
-		.profiles_scored = atomic_load(&w->scored),
-		.passes_failed = atomic_load(&w->failed),
+	    .profiles_scored = atomic_load(&w->scored),
+	    .passes_failed = atomic_load(&w->failed),
 	};
 	struct db_conn *c = store_reader(st);
 	if (c == NULL)
 		return FBD_ESTORAGE;
-	sqlite3_stmt *stmt =
-		db_stmt(c, "SELECT count(*), min(marked_at) FROM dirty_customers");
+	sqlite3_stmt *stmt = db_stmt(c, "SELECT count(*), min(marked_at) FROM dirty_customers");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	int rc = sqlite3_step(stmt);

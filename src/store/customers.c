@@ -17,13 +17,13 @@
 
 #include "feedbackd/error.h"
 
-#define CUSTOMER_COLUMNS                                                                    \
-	"customer_id, segment, surveys, nps_ratings, first_seen, last_seen, computed_at,"   \
-	" level, loyalty_score, loyalty_delta_30d, nps_category, latest_nps, share_met,"    \
+#define CUSTOMER_COLUMNS                                                                           \
+	"customer_id, segment, surveys, nps_ratings, first_seen, last_seen, computed_at,"          \
+	" level, loyalty_score, loyalty_delta_30d, nps_category, latest_nps, share_met,"           \
 	" share_exceeded, share_delighted, risk_reasons"
 
-#define CUSTOMER_FILTERS                                                                    \
-	" (?1 = -2 OR coalesce(level, -1) = ?1) AND (?2 IS NULL OR segment = ?2)"           \
+#define CUSTOMER_FILTERS                                                                           \
+	" (?1 = -2 OR coalesce(level, -1) = ?1) AND (?2 IS NULL OR segment = ?2)"                  \
 	" AND (?3 = -2 OR at_risk = ?3) AND (?4 = -2 OR nps_category = ?4)"
 
 void customer_release(struct customer *c)
@@ -37,7 +37,7 @@ void customer_release(struct customer *c)
 static int int_or_none(sqlite3_stmt *stmt, int col)
 {
 	return sqlite3_column_type(stmt, col) == SQLITE_NULL ? SCORE_NONE
-							     : sqlite3_column_int(stmt, col);
+	                                                     : sqlite3_column_int(stmt, col);
 }
 
 static int dup_text(sqlite3_stmt *stmt, int col, char **dst)
@@ -86,14 +86,14 @@ int customers_get(struct store *st, const char *customer_id, struct customer *ou
 	if (c == NULL)
 		return FBD_ESTORAGE;
 	sqlite3_stmt *stmt =
-		db_stmt(c, "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE customer_id = ?");
+	    db_stmt(c, "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE customer_id = ?");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	sqlite3_bind_text(stmt, 1, customer_id, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(stmt);
-	int err = rc == SQLITE_ROW ? row_to_customer(stmt, out)
-		  : rc == SQLITE_DONE ? FBD_ENOTFOUND
-				      : db_error(rc);
+	int err = rc == SQLITE_ROW    ? row_to_customer(stmt, out)
+	          : rc == SQLITE_DONE ? FBD_ENOTFOUND
+	                              : db_error(rc);
 	sqlite3_reset(stmt);
 	return err;
 }
@@ -101,15 +101,16 @@ int customers_get(struct store *st, const char *customer_id, struct customer *ou
 /* The SQL of one section: the rows whose sort key is non-null (or null),
  * after the cursor if one applies to this section. */
 static void section_sql(const struct customer_query *q, bool null_section, bool with_cursor,
-			char *sql, size_t len)
+                        char *sql, size_t len)
 {
 	bool loyalty = q->sort <= CUSTOMER_SORT_LOYALTY_DESC;
-	bool desc = q->sort == CUSTOMER_SORT_LOYALTY_DESC || q->sort == CUSTOMER_SORT_LAST_SEEN_DESC;
+	bool desc =
+	    q->sort == CUSTOMER_SORT_LOYALTY_DESC || q->sort == CUSTOMER_SORT_LAST_SEEN_DESC;
 	const char *key = loyalty ? "loyalty_score" : "last_seen";
 	const char *dir = desc ? "DESC" : "ASC";
 	const char *cmp = desc ? "<" : ">";
-	size_t n = (size_t)snprintf(sql, len, "SELECT " CUSTOMER_COLUMNS
-				    " FROM customers WHERE" CUSTOMER_FILTERS);
+	size_t n = (size_t)snprintf(
+	    sql, len, "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE" CUSTOMER_FILTERS);
 	if (null_section) {
 		n += (size_t)snprintf(sql + n, len - n, " AND %s IS NULL", key);
 		if (with_cursor)
@@ -121,13 +122,13 @@ static void section_sql(const struct customer_query *q, bool null_section, bool 
 		n += (size_t)snprintf(sql + n, len - n, " AND %s IS NOT NULL", key);
 	if (with_cursor)
 		n += (size_t)snprintf(sql + n, len - n, " AND (%s, customer_id) %s (?5, ?6)", key,
-				      cmp);
+		                      cmp);
 	snprintf(sql + n, len - n, " ORDER BY %s %s, customer_id %s LIMIT ?7", key, dir, dir);
 }
 
 /* Append up to `want` rows of one section to rows[*n..]. */
 static int read_section(struct db_conn *c, const struct customer_query *q, bool null_section,
-			bool with_cursor, int want, struct customer *rows, size_t *n)
+                        bool with_cursor, int want, struct customer *rows, size_t *n)
 {
 	char sql[1024];
 	section_sql(q, null_section, with_cursor, sql, sizeof(sql));
@@ -157,7 +158,7 @@ static int read_section(struct db_conn *c, const struct customer_query *q, bool 
 }
 
 int customers_list(struct store *st, const struct customer_query *q, struct customer *rows,
-		   size_t *n, bool *more)
+                   size_t *n, bool *more)
 {
 	*n = 0;
 	*more = false;
@@ -174,7 +175,7 @@ int customers_list(struct store *st, const struct customer_query *q, struct cust
 		err = read_section(c, q, false, q->has_cursor, want, buf, n);
 	if (err == 0 && loyalty && (int)*n < want)
 		err = read_section(c, q, true, q->has_cursor && q->cursor_null, want - (int)*n, buf,
-				   n);
+		                   n);
 	if (err == 0 && (int)*n > q->limit) {
 		*more = true;
 		customer_release(&buf[q->limit]);

@@ -26,21 +26,21 @@ static struct score_item rating(int64_t ago, int nps)
 static struct score_params defaults(void)
 {
 	return (struct score_params){
-		.window = 365 * DAY,
-		.max_items = 50,
-		.level_met_share = 0.8,
-		.level_exceeded_share = 0.5,
-		.level_delighted_share = 0.5,
-		.loyal_min_surveys = 3,
-		.weight_nps = 0.5,
-		.weight_expectation = 0.3,
-		.weight_csat = 0.2,
-		.declining_delta = -15,
+	    .window = 365 * DAY,
+	    .max_items = 50,
+	    .level_met_share = 0.8,
+	    .level_exceeded_share = 0.5,
+	    .level_delighted_share = 0.5,
+	    .loyal_min_surveys = 3,
+	    .weight_nps = 0.5,
+	    .weight_expectation = 0.3,
+	    .weight_csat = 0.2,
+	    .declining_delta = -15,
 	};
 }
 
 static struct score_profile score(const struct score_item *items, size_t n,
-				  const struct score_params *p)
+                                  const struct score_params *p)
 {
 	struct score_profile out;
 	CHECK_INT(score_customer(items, n, NOW, p, &out), 0);
@@ -97,7 +97,7 @@ static void test_nps_only(void)
 	 * ratings 7, 8, 8, 8: mean 7.75 -> 77.5 -> 78 (half away from zero);
 	 * newest is 7: passive */
 	struct score_item four[] = {survey(10, N, N, 7), rating(20, 8), rating(30, 8),
-				    rating(40, 8)};
+	                            rating(40, 8)};
 	out = SCORE(four, &p);
 	CHECK_INT(out.level, LEVEL_UNRATED);
 	CHECK_INT(out.loyalty_score, 78);
@@ -155,17 +155,17 @@ static void test_level_expected_boundary(void)
 	struct score_params p = defaults();
 	/* 4 of 5 met, exactly 0.8, newest met: level 1 */
 	struct score_item at[] = {survey(10, EXP_MET, N, N), survey(20, EXP_BELOW, N, N),
-				  survey(30, EXP_MET, N, N), survey(40, EXP_MET, N, N),
-				  survey(50, EXP_MET, N, N)};
+	                          survey(30, EXP_MET, N, N), survey(40, EXP_MET, N, N),
+	                          survey(50, EXP_MET, N, N)};
 	struct score_profile out = SCORE(at, &p);
 	CHECK_INT(out.level, LEVEL_EXPECTED);
 	CHECK_INT(out.share_met_milli, 800);
 	CHECK_INT(out.risk_reasons, 0);
 
 	/* the same with the failure newest: level 0 and at risk */
-	struct score_item newest_below[] = {
-		survey(10, EXP_BELOW, N, N), survey(20, EXP_MET, N, N), survey(30, EXP_MET, N, N),
-		survey(40, EXP_MET, N, N), survey(50, EXP_MET, N, N)};
+	struct score_item newest_below[] = {survey(10, EXP_BELOW, N, N), survey(20, EXP_MET, N, N),
+	                                    survey(30, EXP_MET, N, N), survey(40, EXP_MET, N, N),
+	                                    survey(50, EXP_MET, N, N)};
 	out = SCORE(newest_below, &p);
 	CHECK_INT(out.level, LEVEL_BELOW_EXPECTATIONS);
 	CHECK_INT(out.share_met_milli, 800);
@@ -193,7 +193,7 @@ static void test_levels_up(void)
 	struct score_params p = defaults();
 	/* exceeded 2 of 4 = 0.5 exactly: level 2; none delighted (csat 4) */
 	struct score_item two[] = {survey(10, EXP_EXCEEDED, 4, N), survey(20, EXP_MET, N, N),
-				   survey(30, EXP_EXCEEDED, N, N), survey(40, EXP_MET, N, N)};
+	                           survey(30, EXP_EXCEEDED, N, N), survey(40, EXP_MET, N, N)};
 	struct score_profile out = SCORE(two, &p);
 	CHECK_INT(out.level, LEVEL_EXCEEDED);
 	CHECK_INT(out.share_met_milli, 1000);
@@ -202,7 +202,7 @@ static void test_levels_up(void)
 
 	/* one exceeded of 3: 0.333 < 0.5: level 1 */
 	struct score_item one[] = {survey(10, EXP_EXCEEDED, N, N), survey(20, EXP_MET, N, N),
-				   survey(30, EXP_MET, N, N)};
+	                           survey(30, EXP_MET, N, N)};
 	out = SCORE(one, &p);
 	CHECK_INT(out.level, LEVEL_EXPECTED);
 	CHECK_INT(out.share_exceeded_milli, 333);
@@ -211,7 +211,7 @@ static void test_levels_up(void)
 	 * E = (2 + 2 + 1 + 1) / 8 = 0.75, S = (4 + 4) / 8 = 1, no NPS:
 	 * score = 100 * (0.3 * 0.75 + 0.2 * 1) / 0.5 = 85 */
 	struct score_item three[] = {survey(10, EXP_EXCEEDED, 5, N), survey(20, EXP_MET, N, N),
-				     survey(30, EXP_EXCEEDED, 5, N), survey(40, EXP_MET, N, N)};
+	                             survey(30, EXP_EXCEEDED, 5, N), survey(40, EXP_MET, N, N)};
 	out = SCORE(three, &p);
 	CHECK_INT(out.level, LEVEL_DELIGHTED);
 	CHECK_INT(out.share_delighted_milli, 500);
@@ -220,8 +220,8 @@ static void test_levels_up(void)
 	/* loyal: level 3, newest rating 9 and n >= 3. The rating is a standalone
 	 * one older than the surveys: "newest NPS rating" looks at ratings only */
 	struct score_item four[] = {survey(10, EXP_EXCEEDED, 5, N), survey(20, EXP_MET, N, N),
-				    survey(30, EXP_EXCEEDED, 5, N), survey(40, EXP_MET, N, N),
-				    rating(50, 9)};
+	                            survey(30, EXP_EXCEEDED, 5, N), survey(40, EXP_MET, N, N),
+	                            rating(50, 9)};
 	out = SCORE(four, &p);
 	CHECK_INT(out.level, LEVEL_LOYAL);
 	CHECK_INT(out.nps_category, NPS_PROMOTER);
@@ -230,7 +230,7 @@ static void test_levels_up(void)
 
 	/* a newer rating of 8 outweighs an older 10: not loyal, passive */
 	struct score_item passive[] = {rating(5, 8), survey(10, EXP_EXCEEDED, 5, 10),
-				       survey(20, EXP_EXCEEDED, 5, N), survey(30, EXP_MET, N, N)};
+	                               survey(20, EXP_EXCEEDED, 5, N), survey(30, EXP_MET, N, N)};
 	out = SCORE(passive, &p);
 	CHECK_INT(out.level, LEVEL_DELIGHTED);
 	CHECK_INT(out.nps_category, NPS_PASSIVE);
@@ -245,16 +245,17 @@ static void test_levels_up(void)
 	CHECK_INT(out.level, LEVEL_LOYAL);
 
 	/* exceeded without csat 5 is not delighted */
-	struct score_item nocsat[] = {survey(10, EXP_EXCEEDED, N, N), survey(20, EXP_EXCEEDED, 4, N)};
+	struct score_item nocsat[] = {survey(10, EXP_EXCEEDED, N, N),
+	                              survey(20, EXP_EXCEEDED, 4, N)};
 	out = SCORE(nocsat, &p);
 	CHECK_INT(out.level, LEVEL_EXCEEDED);
 	CHECK_INT(out.share_delighted_milli, 0);
 
 	/* a level counts only when the ones below hold: all delighted but the
 	 * newest failed -> 0 */
-	struct score_item fall[] = {survey(10, EXP_BELOW, N, 10), survey(20, EXP_EXCEEDED, 5, N),
-				    survey(30, EXP_EXCEEDED, 5, N), survey(40, EXP_EXCEEDED, 5, N),
-				    survey(50, EXP_EXCEEDED, 5, N), survey(60, EXP_EXCEEDED, 5, N)};
+	struct score_item fall[] = {survey(10, EXP_BELOW, N, 10),   survey(20, EXP_EXCEEDED, 5, N),
+	                            survey(30, EXP_EXCEEDED, 5, N), survey(40, EXP_EXCEEDED, 5, N),
+	                            survey(50, EXP_EXCEEDED, 5, N), survey(60, EXP_EXCEEDED, 5, N)};
 	out = SCORE(fall, &p);
 	CHECK_INT(out.level, LEVEL_BELOW_EXPECTATIONS);
 	CHECK_INT(out.share_met_milli, 833);
@@ -337,7 +338,7 @@ static void test_max_items(void)
 	p.max_items = 3;
 	/* the 4th newest (a failure) is not scored */
 	struct score_item items[] = {survey(10, EXP_MET, N, N), survey(20, EXP_MET, N, N),
-				     rating(30, 10), survey(40, EXP_BELOW, N, N)};
+	                             rating(30, 10), survey(40, EXP_BELOW, N, N)};
 	struct score_profile out = SCORE(items, &p);
 	CHECK_INT(out.level, LEVEL_EXPECTED);
 	CHECK_INT(out.share_met_milli, 1000);
