@@ -4,8 +4,9 @@
  * the worker after each commit), HTTP. Stop in reverse:
  * stop accepting, let in-flight requests finish (the writer keeps committing
  * and resuming them), stop HTTP, let the writer commit what is queued, stop
- * the worker (pending marks stay in the database), close the database. Signals are blocked in every thread and taken with sigwait()
- * in the main thread, so no handler runs in the middle of library code. */
+ * the worker (pending marks stay in the database), close the database.
+ * Signals are blocked in every thread and taken with sigwait() in the main
+ * thread, so no handler runs in the middle of library code. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
