@@ -1,10 +1,12 @@
 /* Start-up and shutdown order.
  *
- * Start: logging, database (migrations), writer, HTTP. Stop in reverse:
+ * Start: logging, database (migrations), scoring worker, writer (which wakes
+ * the worker after each commit), HTTP. Stop in reverse:
  * stop accepting, let in-flight requests finish (the writer keeps committing
- * and resuming them), stop HTTP, let the writer commit what is queued, close
- * the database. Signals are blocked in every thread and taken with sigwait()
- * in the main thread, so no handler runs in the middle of library code. */
+ * and resuming them), stop HTTP, let the writer commit what is queued, stop
+ * the worker (pending marks stay in the database), close the database.
+ * Signals are blocked in every thread and taken with sigwait() in the main
+ * thread, so no handler runs in the middle of library code. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -66,10 +68,13 @@ static void drain(struct http_server *srv)
 			 http_server_active(srv), DRAIN_TIMEOUT_S);
 }
 
-/* Writer thread, after each commit: count what it stored (lock-free). */
-static void on_commit_count(void *arg, size_t stored)
+/* Writer thread, after each commit: count what it stored (lock-free) and
+ * wake the scoring worker. Neither blocks. */
+static void on_commit(void *arg, size_t stored)
 {
-	metrics_add_stored(arg, stored);
+	struct api_env *env = arg;
+	metrics_add_stored(env->metrics, stored);
+	worker_on_commit(env->worker, stored);
 }
 
 /* HTTP threads, after each request. */
@@ -119,13 +124,19 @@ int app_run(const struct fbd_config *cfg)
 	if ((rc = open_store(cfg, &env.store)) != 0)
 		goto out_metrics;
 	rc = 1;
+	struct worker_options kopt = {0};
+	score_params_from_config(&kopt.params, cfg);
+	int err = worker_start(&env.worker, env.store, &kopt);
+	if (err != 0) {
+		log_error("cannot start the scoring worker: %s", fbd_error_str(err));
+		goto out_store;
+	}
 	struct writer_options wopt = {.capacity = (size_t)cfg->queue_capacity,
-				      .on_commit = on_commit_count,
-				      .on_commit_arg = env.metrics};
-	int err = writer_start(&env.writer, env.store, &wopt);
+				      .on_commit = on_commit, .on_commit_arg = &env};
+	err = writer_start(&env.writer, env.store, &wopt);
 	if (err != 0) {
 		log_error("cannot start the writer: %s", fbd_error_str(err));
-		goto out_store;
+		goto out_worker;
 	}
 	/* Keyed requests in flight never exceed the submissions queued. */
 	if ((err = inflight_new(&env.inflight, (size_t)cfg->queue_capacity)) != 0 ||
@@ -151,6 +162,8 @@ out_writer:
 	upkeep_stop(upkeep);
 	writer_stop(env.writer);
 	inflight_free(env.inflight);
+out_worker:
+	worker_stop(env.worker);
 out_store:
 	store_close(env.store);
 	if (rc == 0)

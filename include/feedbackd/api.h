@@ -9,6 +9,7 @@
 #include "feedbackd/http.h"
 #include "feedbackd/metrics.h"
 #include "feedbackd/store.h"
+#include "feedbackd/worker.h"
 #include "feedbackd/writer.h"
 
 /* Shared by all handlers; everything here is set before the server starts
@@ -18,6 +19,7 @@ struct api_env {
 	struct store *store;
 	struct writer *writer;
 	struct inflight *inflight; /* keyed requests in progress (idempotency) */
+	struct worker *worker; /* scoring worker (profiles) */
 	atomic_bool draining; /* SIGTERM received: readyz answers 503 */
 	struct metrics *metrics; /* counters for GET /metrics */
 };

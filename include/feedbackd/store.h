@@ -71,6 +71,15 @@ int db_error(int rc);
 /* The project error code for c's last failure (never 0). */
 int db_conn_error(struct db_conn *c);
 
+/* Serialises the write transactions of this process's write connections
+ * (the writer and the scoring worker). SQLite lets only one write at a time
+ * anyway; a writer that finds the database locked retries by sleeping in its
+ * busy handler (1, 2, 5, 10 ms ...) and can lose to the other connection
+ * again and again. Waiting on this mutex instead hands the lock over at once.
+ * Take it before BEGIN IMMEDIATE, release it after COMMIT or ROLLBACK. */
+void store_write_lock(struct store *st);
+void store_write_unlock(struct store *st);
+
 /* Readiness: the database answers a query and migrations are applied. */
 bool store_ready(struct store *st);
 

@@ -12,6 +12,8 @@ void api_post_nps(struct http_request *req);
 void api_post_batch(struct http_request *req);
 void api_get_response(struct http_request *req);
 void api_list_responses(struct http_request *req);
+void api_get_customer(struct http_request *req);
+void api_list_customers(struct http_request *req);
 void api_healthz(struct http_request *req);
 void api_readyz(struct http_request *req);
 void api_metrics(struct http_request *req);

@@ -22,6 +22,8 @@ void api_readyz(struct http_request *req)
 		problem = "database not readable or migrations not applied";
 	else if (!writer_healthy(env->writer))
 		problem = "database not writable";
+	else if (!worker_alive(env->worker))
+		problem = "scoring worker not running";
 	if (problem) {
 		http_add_header(req, "Retry-After", "1");
 		http_reply_problem(req, 503, problem, NULL);

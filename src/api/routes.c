@@ -7,6 +7,8 @@ const struct http_route api_routes[] = {
 	{"POST", "/v1/batch", api_post_batch, AUTH_SCOPE_INGEST, HTTP_BODY_BATCH},
 	{"GET", "/v1/responses", api_list_responses, AUTH_SCOPE_READ, HTTP_BODY_NONE},
 	{"GET", "/v1/responses/{id}", api_get_response, AUTH_SCOPE_READ, HTTP_BODY_NONE},
+	{"GET", "/v1/customers", api_list_customers, AUTH_SCOPE_READ, HTTP_BODY_NONE},
+	{"GET", "/v1/customers/{customer_id}", api_get_customer, AUTH_SCOPE_READ, HTTP_BODY_NONE},
 	{"GET", "/healthz", api_healthz, AUTH_SCOPE_NONE, HTTP_BODY_NONE},
 	{"GET", "/readyz", api_readyz, AUTH_SCOPE_NONE, HTTP_BODY_NONE},
 	{"GET", "/metrics", api_metrics, AUTH_SCOPE_NONE, HTTP_BODY_NONE},

@@ -36,6 +36,13 @@ struct store {
 	/* every reader ever opened, so store_close() can close what threads left */
 	pthread_mutex_t readers_lock;
 	struct reader_node *readers;
+	/* taken around every write transaction of this process (store.h): a
+	 * ticket lock, so the writer and the worker take turns in arrival order
+	 * (a plain mutex lets the thread that just released it take it again
+	 * before a waiter is scheduled, starving the waiter for seconds) */
+	pthread_mutex_t write_gate;
+	pthread_cond_t write_turn;
+	uint64_t next_ticket, now_serving; /* guarded by write_gate */
 };
 
 struct reader_node {
@@ -307,16 +314,25 @@ int store_open(struct store **out, const struct store_options *opt)
 		goto fail_free;
 	if (pthread_mutex_init(&st->readers_lock, NULL) != 0)
 		goto fail_key;
+	if (pthread_mutex_init(&st->write_gate, NULL) != 0)
+		goto fail_mutex;
+	if (pthread_cond_init(&st->write_turn, NULL) != 0) {
+		pthread_mutex_destroy(&st->write_gate);
+		goto fail_mutex;
+	}
 	if ((err = make_parent_dirs(st->path)) != 0)
-		goto fail_mutex;
+		goto fail_gate;
 	if ((err = db_conn_open(&conn, &st->opt, true)) != 0)
-		goto fail_mutex;
+		goto fail_gate;
 	err = migrate(conn->db, &st->schema_version);
 	db_conn_close(conn);
 	if (err != 0)
-		goto fail_mutex;
+		goto fail_gate;
 	*out = st;
 	return 0;
+fail_gate:
+	pthread_cond_destroy(&st->write_turn);
+	pthread_mutex_destroy(&st->write_gate);
 fail_mutex:
 	pthread_mutex_destroy(&st->readers_lock);
 fail_key:
@@ -346,8 +362,27 @@ void store_close(struct store *st)
 	pthread_setspecific(st->reader_key, NULL);
 	pthread_key_delete(st->reader_key);
 	pthread_mutex_destroy(&st->readers_lock);
+	pthread_cond_destroy(&st->write_turn);
+	pthread_mutex_destroy(&st->write_gate);
 	free(st->path);
 	free(st);
+}
+
+void store_write_lock(struct store *st)
+{
+	pthread_mutex_lock(&st->write_gate);
+	uint64_t ticket = st->next_ticket++;
+	while (st->now_serving != ticket)
+		pthread_cond_wait(&st->write_turn, &st->write_gate);
+	pthread_mutex_unlock(&st->write_gate);
+}
+
+void store_write_unlock(struct store *st)
+{
+	pthread_mutex_lock(&st->write_gate);
+	st->now_serving++;
+	pthread_cond_broadcast(&st->write_turn);
+	pthread_mutex_unlock(&st->write_gate);
 }
 
 const struct store_options *store_options(const struct store *st)

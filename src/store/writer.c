@@ -250,6 +250,7 @@ static size_t count_created(const struct write_job *jobs)
 static void commit_group(struct writer *w, struct write_job *jobs)
 {
 	struct db_conn *c = w->conn;
+	store_write_lock(w->st); /* shared with the scoring worker, see store.h */
 	int err = db_exec(c, "BEGIN IMMEDIATE");
 	for (struct write_job *j = jobs; err == 0 && j; j = j->next) {
 		for (size_t i = 0; err == 0 && i < j->n; i++)
@@ -268,6 +269,7 @@ static void commit_group(struct writer *w, struct write_job *jobs)
 	}
 	for (struct write_job *j = jobs; j; j = j->next)
 		j->result = err;
+	store_write_unlock(w->st);
 	atomic_store(&w->healthy, err == 0);
 	if (err == 0 && w->opt.on_commit)
 		w->opt.on_commit(w->opt.on_commit_arg, count_created(jobs));
@@ -330,6 +332,11 @@ int writer_start(struct writer **out, struct store *st, const struct writer_opti
 	atomic_init(&w->healthy, true);
 	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
 		goto fail_free;
+	/* The scoring worker checkpoints the WAL at 1000 pages outside the write
+	 * gate (worker.c); a checkpoint here would run inside a group's commit
+	 * while requests wait. This higher threshold is only a safety net. */
+	if ((err = db_exec(w->conn, "PRAGMA wal_autocheckpoint = 10000")) != 0)
+		goto fail_conn;
 	err = FBD_ENOMEM;
 	if (pthread_mutex_init(&w->lock, NULL) != 0)
 		goto fail_conn;

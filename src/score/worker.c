@@ -1,0 +1,662 @@
+/* The scoring worker.
+ *
+ * Why a table and not an in-memory queue: the writer marks a customer dirty
+ * in the same transaction that stores the submission, so a commit is never
+ * without its mark, a crash loses no pending work and a restart resumes it.
+ * The mark carries a generation that the writer bumps on every new mark; the
+ * worker deletes a mark only if its generation is still the one it read, so
+ * a submission committed while the customer was being scored leaves its mark
+ * for the next pass instead of being lost.
+ *
+ * A pass: (1) in one read transaction, take up to `batch` marks, oldest
+ * first, and for each customer load the submissions its two windows need and
+ * score them with the pure model (score.h); (2) in one short write
+ * transaction, store the profiles and delete the marks. Reads happen outside
+ * the write lock so the writer, which serves requests, waits at most for a
+ * batch of UPDATEs. Then the same for customers whose next_rescore_at has
+ * come: time alone moved a submission into or out of a window. That set is
+ * read through an index, so a tick costs what is due, not what exists.
+ *
+ * Sharing the database with the writer (measured with bench/bench-scoring,
+ * 100 000 customers, 5 000 submissions/s):
+ * - write transactions take the store's write gate (store.h), a FIFO lock,
+ *   instead of meeting in SQLite's busy handler, where the writer's back-to-
+ *   back commits kept the worker sleeping for seconds;
+ * - a batch is up to 1024 profiles (about 20-40 ms of UPDATEs): every
+ *   transaction waits for the writer's current commit and its fsync, so
+ *   small batches cap the worker at a few hundred profiles per such wait;
+ * - the worker checkpoints the WAL itself (PASSIVE, outside the gate, once
+ *   it reaches 1000 pages) instead of SQLite doing it inside a commit while
+ *   the other thread waits; the writer's automatic checkpoint stays as a
+ *   safety net at 10 000 pages (writer.c). This alone took the lag's p99
+ *   from seconds to tens of milliseconds;
+ * - an UPDATE sets the indexed columns only when they change, since SQLite
+ *   rewrites the index entries of every column in the SET list.
+ *
+ * Wake-ups: the writer calls worker_on_commit() after each commit; the
+ * worker also wakes every idle_ms for time-based work. A wake-up during a
+ * pass is remembered (a flag under the mutex), so the next pass starts at
+ * once and a commit is reflected within one pass of its wake-up.
+ *
+ * Durability: the worker's connection uses synchronous=NORMAL. Profiles are
+ * derived data and the marks are deleted in the same transaction that stores
+ * them, so a commit lost to a power cut loses both and the customer is simply
+ * rescored; the writer's own commits keep their configured sync mode.
+ *
+ * Ownership: struct worker owns its connection and the batch buffers; the
+ * store is borrowed and must outlive the worker. */
+#include "feedbackd/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "feedbackd/error.h"
+#include "feedbackd/log.h"
+
+#define DEFAULT_BATCH 1024
+#define MAX_BATCH 4096
+#define DEFAULT_IDLE_MS 1000
+#define WORKER_MMAP_BYTES "1073741824"
+#define WAL_CHECKPOINT_PAGES 1000 /* SQLite's own default threshold */
+
+/* One customer of a batch. */
+struct worker_job {
+	char *customer_id; /* owned */
+	bool has_gen;      /* from a dirty mark (else: rescore due) */
+	int64_t gen;
+	struct score_profile profile;
+	/* the stored values of the two indexed profile columns (SCORE_NONE /
+	 * SCORE_NEVER for NULL), so an UPDATE leaves an index alone when its
+	 * column does not change */
+	int old_loyalty;
+	int64_t old_next_rescore;
+};
+
+struct worker {
+	struct store *st; /* borrowed: the write gate */
+	struct db_conn *conn;
+	struct worker_options opt;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool woken;    /* guarded by lock */
+	bool stopping; /* guarded by lock */
+	atomic_bool alive;
+	atomic_uint_fast64_t scored;
+	atomic_uint_fast64_t failed;
+	int wal_pages;            /* WAL size after our last commit (wal_hook) */
+	struct worker_job *jobs;  /* batch buffer, opt.batch entries */
+	struct score_item *items; /* window buffer, items_cap entries */
+	size_t items_cap;
+};
+
+static const char *const sql_take_dirty =
+    "SELECT customer_id, gen FROM dirty_customers ORDER BY marked_at LIMIT ?";
+static const char *const sql_take_due =
+    "SELECT customer_id FROM customers WHERE next_rescore_at <= ?"
+    " ORDER BY next_rescore_at LIMIT ?";
+
+/* Fast path: every submission after the start of the older window (future
+ * ones included), newest first, one range scan of submissions_by_customer.
+ * When it returns fewer rows than asked, it is the complete set, which is
+ * more than score_customer() needs. */
+static const char *const sql_recent =
+    "SELECT type, submitted_at, expectation, csat, nps FROM submissions"
+    " WHERE customer_id = ?1 AND submitted_at > ?2"
+    " ORDER BY submitted_at DESC, id DESC LIMIT ?3";
+
+/* A customer with more: exactly what score_customer() needs (see score.h),
+ * the newest max_items of each window, the oldest submission after
+ * now - 30 days and the oldest after now. UNION removes the overlap of the
+ * two windows; all four parts are range scans of submissions_by_customer. */
+static const char *const sql_window =
+    "SELECT type, submitted_at, expectation, csat, nps, id FROM ("
+    " SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
+    "  WHERE customer_id = ?1 AND submitted_at > ?2 AND submitted_at <= ?3"
+    "  ORDER BY submitted_at DESC, id DESC LIMIT ?6)"
+    " UNION SELECT * FROM ("
+    " SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
+    "  WHERE customer_id = ?1 AND submitted_at > ?4 AND submitted_at <= ?5"
+    "  ORDER BY submitted_at DESC, id DESC LIMIT ?6)"
+    " UNION SELECT * FROM ("
+    " SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
+    "  WHERE customer_id = ?1 AND submitted_at > ?5 ORDER BY submitted_at, id LIMIT 1)"
+    " UNION SELECT * FROM ("
+    " SELECT type, submitted_at, expectation, csat, nps, id FROM submissions"
+    "  WHERE customer_id = ?1 AND submitted_at > ?3 ORDER BY submitted_at, id LIMIT 1)"
+    " ORDER BY submitted_at DESC, id DESC";
+
+static const char *const sql_old_profile =
+    "SELECT loyalty_score, next_rescore_at FROM customers WHERE customer_id = ?";
+
+/* SQLite rewrites the entries of every index whose column is SET, changed
+ * or not; loyalty_score and next_rescore_at are indexed (migration 002) and
+ * mostly unchanged by a rescore, so there is one statement per combination
+ * (index: bit 1 loyalty_score, bit 2 next_rescore_at). */
+#define PROFILE_SET                                                                                \
+	"UPDATE customers SET level = ?1, loyalty_delta_30d = ?3, nps_category = ?4,"              \
+	" latest_nps = ?5, share_met = ?6, share_exceeded = ?7, share_delighted = ?8,"             \
+	" at_risk = ?9, risk_reasons = ?10, computed_at = ?11"
+static const char *const sql_store_profile[4] = {
+    PROFILE_SET " WHERE customer_id = ?13",
+    PROFILE_SET ", loyalty_score = ?2 WHERE customer_id = ?13",
+    PROFILE_SET ", next_rescore_at = ?12 WHERE customer_id = ?13",
+    PROFILE_SET ", loyalty_score = ?2, next_rescore_at = ?12 WHERE customer_id = ?13",
+};
+static const char *const sql_clear_mark =
+    "DELETE FROM dirty_customers WHERE customer_id = ? AND gen = ?";
+
+static int64_t now_seconds(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static int column_or_none(sqlite3_stmt *stmt, int col)
+{
+	return sqlite3_column_type(stmt, col) == SQLITE_NULL ? SCORE_NONE
+	                                                     : sqlite3_column_int(stmt, col);
+}
+
+static void release_jobs(struct worker *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(w->jobs[i].customer_id);
+		w->jobs[i].customer_id = NULL;
+	}
+}
+
+/* Fill w->jobs from sql (dirty marks when with_gen, else due customers).
+ * Returns the number taken, or a negative error. */
+static int take_batch(struct worker *w, const char *sql, bool with_gen, int64_t now)
+{
+	sqlite3_stmt *stmt = db_stmt(w->conn, sql);
+	if (stmt == NULL)
+		return db_conn_error(w->conn);
+	int arg = 1;
+	if (!with_gen)
+		sqlite3_bind_int64(stmt, arg++, now);
+	sqlite3_bind_int(stmt, arg, w->opt.batch);
+	int n = 0, rc, err = 0;
+	while (n < w->opt.batch && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const unsigned char *id = sqlite3_column_text(stmt, 0);
+		struct worker_job *job = &w->jobs[n];
+		job->customer_id = id ? strdup((const char *)id) : NULL;
+		if (job->customer_id == NULL) {
+			err = FBD_ENOMEM;
+			break;
+		}
+		job->has_gen = with_gen;
+		job->gen = with_gen ? sqlite3_column_int64(stmt, 1) : 0;
+		n++;
+	}
+	if (err == 0 && n < w->opt.batch && rc != SQLITE_DONE)
+		err = db_error(rc);
+	sqlite3_reset(stmt);
+	if (err != 0) {
+		release_jobs(w, (size_t)n);
+		return err;
+	}
+	return n;
+}
+
+/* Read the rows of stmt (columns as in sql_recent) into w->items; at most
+ * items_cap rows are asked for. */
+static int read_items(struct worker *w, sqlite3_stmt *stmt, size_t *n)
+{
+	int rc;
+	*n = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && *n < w->items_cap) {
+		w->items[(*n)++] = (struct score_item){
+		    .survey = sqlite3_column_int(stmt, 0) == SUB_SURVEY,
+		    .submitted_at = sqlite3_column_int64(stmt, 1),
+		    .expectation = column_or_none(stmt, 2),
+		    .csat = column_or_none(stmt, 3),
+		    .nps = column_or_none(stmt, 4),
+		};
+	}
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return FBD_EDB; /* more rows than the LIMIT asked for: a bug */
+	return db_error(rc);
+}
+
+static int read_old_profile(struct worker *w, struct worker_job *job)
+{
+	sqlite3_stmt *stmt = db_stmt(w->conn, sql_old_profile);
+	if (stmt == NULL)
+		return db_conn_error(w->conn);
+	sqlite3_bind_text(stmt, 1, job->customer_id, -1, SQLITE_STATIC);
+	job->old_loyalty = SCORE_NONE;
+	job->old_next_rescore = SCORE_NEVER;
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		job->old_loyalty = column_or_none(stmt, 0);
+		if (sqlite3_column_type(stmt, 1) != SQLITE_NULL)
+			job->old_next_rescore = sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(rc);
+}
+
+/* Load what the customer's windows need into w->items and score them. */
+static int score_job(struct worker *w, struct worker_job *job, int64_t now)
+{
+	int err = read_old_profile(w, job);
+	if (err != 0)
+		return err;
+	const struct score_params *p = &w->opt.params;
+	int64_t past = now - SCORE_DELTA_SECONDS;
+	size_t n = 0;
+	sqlite3_stmt *stmt = db_stmt(w->conn, sql_recent);
+	if (stmt == NULL)
+		return db_conn_error(w->conn);
+	sqlite3_bind_text(stmt, 1, job->customer_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, past - p->window);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)w->items_cap);
+	err = read_items(w, stmt, &n);
+	if (err == 0 && n == w->items_cap) {
+		stmt = db_stmt(w->conn, sql_window);
+		if (stmt == NULL)
+			return db_conn_error(w->conn);
+		sqlite3_bind_text(stmt, 1, job->customer_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, now - p->window);
+		sqlite3_bind_int64(stmt, 3, now);
+		sqlite3_bind_int64(stmt, 4, past - p->window);
+		sqlite3_bind_int64(stmt, 5, past);
+		sqlite3_bind_int(stmt, 6, p->max_items);
+		err = read_items(w, stmt, &n);
+	}
+	if (err != 0)
+		return err;
+	return score_customer(w->items, n, now, p, &job->profile);
+}
+
+static void bind_opt_int(sqlite3_stmt *stmt, int i, bool present, int64_t v)
+{
+	if (present)
+		sqlite3_bind_int64(stmt, i, v);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+static int store_profile(struct worker *w, const struct worker_job *job, int64_t now)
+{
+	const struct score_profile *pr = &job->profile;
+	int changed = (pr->loyalty_score != job->old_loyalty) |
+	              (pr->next_rescore_at != job->old_next_rescore) << 1;
+	sqlite3_stmt *stmt = db_stmt(w->conn, sql_store_profile[changed]);
+	if (stmt == NULL)
+		return db_conn_error(w->conn);
+	bind_opt_int(stmt, 1, pr->level != LEVEL_UNRATED, pr->level);
+	bind_opt_int(stmt, 2, pr->loyalty_score != SCORE_NONE, pr->loyalty_score);
+	bind_opt_int(stmt, 3, pr->has_delta, pr->loyalty_delta_30d);
+	bind_opt_int(stmt, 4, pr->nps_category != NPS_NONE, pr->nps_category);
+	bind_opt_int(stmt, 5, pr->latest_nps != SCORE_NONE, pr->latest_nps);
+	const int shares[3] = {pr->share_met_milli, pr->share_exceeded_milli,
+	                       pr->share_delighted_milli};
+	for (int i = 0; i < 3; i++) {
+		if (pr->has_shares)
+			sqlite3_bind_double(stmt, 6 + i, shares[i] / 1000.0);
+		else
+			sqlite3_bind_null(stmt, 6 + i);
+	}
+	sqlite3_bind_int(stmt, 9, pr->risk_reasons != 0);
+	sqlite3_bind_int(stmt, 10, (int)pr->risk_reasons);
+	sqlite3_bind_int64(stmt, 11, now);
+	bind_opt_int(stmt, 12, pr->next_rescore_at != SCORE_NEVER, pr->next_rescore_at);
+	sqlite3_bind_text(stmt, 13, job->customer_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE || !job->has_gen)
+		return db_error(rc);
+	stmt = db_stmt(w->conn, sql_clear_mark);
+	if (stmt == NULL)
+		return db_conn_error(w->conn);
+	sqlite3_bind_text(stmt, 1, job->customer_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, job->gen);
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	return db_error(rc);
+}
+
+static void rollback_if_open(struct worker *w)
+{
+	if (!sqlite3_get_autocommit(w->conn->db))
+		(void)db_exec(w->conn, "ROLLBACK");
+}
+
+/* Read phase: take a batch and score it in one snapshot. Returns the batch
+ * size or a negative error (w->jobs released then). */
+static int read_batch(struct worker *w, bool dirty, int64_t now)
+{
+	int err = db_exec(w->conn, "BEGIN");
+	if (err != 0)
+		return err;
+	int n = take_batch(w, dirty ? sql_take_dirty : sql_take_due, dirty, now);
+	if (n < 0) {
+		err = n;
+		goto fail;
+	}
+	for (int i = 0; i < n && err == 0; i++)
+		err = score_job(w, &w->jobs[i], now);
+	if (err == 0)
+		err = db_exec(w->conn, "COMMIT");
+	if (err == 0)
+		return n;
+	release_jobs(w, (size_t)n);
+fail:
+	rollback_if_open(w);
+	return err;
+}
+
+/* Write phase: store the batch's profiles and clear its marks. */
+static int write_batch(struct worker *w, int n, int64_t now)
+{
+	store_write_lock(w->st);
+	int err = db_exec(w->conn, "BEGIN IMMEDIATE");
+	for (int i = 0; i < n && err == 0; i++)
+		err = store_profile(w, &w->jobs[i], now);
+	if (err == 0)
+		err = db_exec(w->conn, "COMMIT");
+	if (err != 0)
+		rollback_if_open(w);
+	store_write_unlock(w->st);
+	return err;
+}
+
+/* Called by SQLite after each commit of the worker's connection with the
+ * WAL's size in pages (both writers' frames). */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct worker *w = arg;
+	w->wal_pages = pages;
+	return SQLITE_OK;
+}
+
+/* The worker checkpoints instead of SQLite's automatic checkpoint, which
+ * would run inside the commit, i.e. while the write gate is held and the
+ * writer waits. A PASSIVE checkpoint needs no write lock: it copies what it
+ * can beside the writer and never blocks it. Failures only leave the WAL
+ * longer until the next try. */
+static void checkpoint_if_large(struct worker *w)
+{
+	if (w->wal_pages < WAL_CHECKPOINT_PAGES)
+		return;
+	w->wal_pages = 0;
+	(void)sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+/* One batch of marks (dirty) or due customers. Returns how many were
+ * rescored, or a negative error. */
+static int run_batch(struct worker *w, bool dirty)
+{
+	int64_t now = now_seconds();
+	int n = read_batch(w, dirty, now);
+	if (n <= 0)
+		return n;
+	int err = write_batch(w, n, now);
+	release_jobs(w, (size_t)n);
+	if (err != 0)
+		return err;
+	atomic_fetch_add(&w->scored, (uint_fast64_t)n);
+	checkpoint_if_large(w);
+	return n;
+}
+
+static bool stop_requested(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool stop = w->stopping;
+	pthread_mutex_unlock(&w->lock);
+	return stop;
+}
+
+/* Everything pending: marks first (freshness), then what time made due. */
+static int run_pass(struct worker *w)
+{
+	for (int kind = 0; kind < 2; kind++) {
+		int n;
+		do {
+			n = run_batch(w, kind == 0);
+			if (n < 0)
+				return n;
+		} while (n == w->opt.batch && !stop_requested(w));
+	}
+	return 0;
+}
+
+/* Sleep until woken, stopped or idle_ms passed. Returns false to stop. */
+static bool wait_for_work(struct worker *w)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += w->opt.idle_ms / 1000;
+	until.tv_nsec += (long)(w->opt.idle_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (!w->woken && !w->stopping)
+		if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT)
+			break;
+	w->woken = false;
+	bool go_on = !w->stopping;
+	pthread_mutex_unlock(&w->lock);
+	return go_on;
+}
+
+/* The params as text, to notice a configuration change between runs. */
+static void params_text(const struct score_params *p, char *buf, size_t len)
+{
+	snprintf(buf, len,
+	         "window=%lld max_items=%d met=%.17g exceeded=%.17g delighted=%.17g"
+	         " loyal_min=%d w_nps=%.17g w_exp=%.17g w_csat=%.17g declining=%d",
+	         (long long)p->window, p->max_items, p->level_met_share, p->level_exceeded_share,
+	         p->level_delighted_share, p->loyal_min_surveys, p->weight_nps,
+	         p->weight_expectation, p->weight_csat, p->declining_delta);
+}
+
+/* Profiles stored under other params are stale: make every scored customer
+ * due now, so the time-based passes rescore them all (in batches, beside
+ * the writer) after the start. Returns 0 or a storage error. */
+static int expire_if_params_changed(struct worker *w)
+{
+	char text[512];
+	params_text(&w->opt.params, text, sizeof(text));
+	store_write_lock(w->st);
+	int err = db_exec(w->conn, "BEGIN IMMEDIATE");
+	sqlite3_stmt *stmt = err ? NULL : db_stmt(w->conn, "SELECT params FROM scoring_params");
+	if (err == 0 && stmt == NULL)
+		err = db_conn_error(w->conn);
+	bool same = false;
+	if (stmt) {
+		int rc = sqlite3_step(stmt);
+		const unsigned char *old = rc == SQLITE_ROW ? sqlite3_column_text(stmt, 0) : NULL;
+		same = old && strcmp((const char *)old, text) == 0;
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			err = db_error(rc);
+		sqlite3_reset(stmt);
+	}
+	if (err == 0 && !same)
+		err = db_exec(w->conn, "UPDATE customers SET next_rescore_at = 0"
+		                       " WHERE computed_at IS NOT NULL");
+	if (err == 0 && !same) {
+		stmt = db_stmt(w->conn, "INSERT INTO scoring_params (id, params) VALUES (1, ?)"
+		                        " ON CONFLICT (id) DO UPDATE SET params = excluded.params");
+		if (stmt == NULL) {
+			err = db_conn_error(w->conn);
+		} else {
+			sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
+			int rc = sqlite3_step(stmt);
+			sqlite3_reset(stmt);
+			err = db_error(rc);
+		}
+	}
+	if (err == 0)
+		err = db_exec(w->conn, "COMMIT");
+	if (err != 0)
+		rollback_if_open(w);
+	store_write_unlock(w->st);
+	return err;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	bool was_failing = false;
+	do {
+		int err = run_pass(w);
+		atomic_store(&w->alive, err == 0);
+		if (err != 0) {
+			atomic_fetch_add(&w->failed, 1);
+			/* Logged once per failure streak; the pass is retried at
+			 * the next wake-up (marks are still in the table). */
+			if (!was_failing)
+				log_error("scoring worker: pass failed: %s; retrying",
+				          fbd_error_str(err));
+		} else if (was_failing) {
+			log_info("scoring worker: recovered");
+		}
+		was_failing = err != 0;
+	} while (wait_for_work(w));
+	return NULL;
+}
+
+static int init_sync(pthread_mutex_t *lock, pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	if (pthread_mutex_init(lock, NULL) != 0)
+		return FBD_ENOMEM;
+	if (pthread_condattr_init(&attr) != 0)
+		goto fail_mutex;
+	int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rc == 0)
+		return 0;
+fail_mutex:
+	pthread_mutex_destroy(lock);
+	return FBD_ENOMEM;
+}
+
+int worker_start(struct worker **out, struct store *st, const struct worker_options *opt)
+{
+	int err = FBD_ENOMEM;
+	struct worker *w = calloc(1, sizeof(*w));
+	*out = NULL;
+	if (w == NULL)
+		return FBD_ENOMEM;
+	w->st = st;
+	w->opt = *opt;
+	if (w->opt.batch <= 0)
+		w->opt.batch = DEFAULT_BATCH;
+	if (w->opt.batch > MAX_BATCH)
+		w->opt.batch = MAX_BATCH;
+	if (w->opt.idle_ms <= 0)
+		w->opt.idle_ms = DEFAULT_IDLE_MS;
+	atomic_init(&w->alive, true);
+	atomic_init(&w->scored, 0);
+	atomic_init(&w->failed, 0);
+	/* two windows of max_items plus the two event-only rows */
+	w->items_cap = 2 * (size_t)w->opt.params.max_items + 2;
+	w->items = calloc(w->items_cap, sizeof(*w->items));
+	w->jobs = calloc((size_t)w->opt.batch, sizeof(*w->jobs));
+	if (w->items == NULL || w->jobs == NULL)
+		goto fail_free;
+	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
+		goto fail_free;
+	if ((err = db_exec(w->conn, "PRAGMA synchronous = NORMAL")) != 0)
+		goto fail_conn;
+	/* The worker reads windows all over the file; mapping it saves a copy
+	 * per page read. A failure only means reads go through read(2). */
+	(void)db_exec(w->conn, "PRAGMA mmap_size = " WORKER_MMAP_BYTES);
+	if ((err = db_exec(w->conn, "PRAGMA wal_autocheckpoint = 0")) != 0)
+		goto fail_conn;
+	sqlite3_wal_hook(w->conn->db, wal_hook, w);
+	if ((err = expire_if_params_changed(w)) != 0)
+		goto fail_conn;
+	if ((err = init_sync(&w->lock, &w->wake)) != 0)
+		goto fail_conn;
+	err = FBD_ENOMEM;
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		goto fail_sync;
+	*out = w;
+	return 0;
+fail_sync:
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+fail_conn:
+	db_conn_close(w->conn);
+fail_free:
+	free(w->jobs);
+	free(w->items);
+	free(w);
+	return err;
+}
+
+void worker_notify(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->woken = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void worker_on_commit(void *arg, size_t stored)
+{
+	if (stored > 0)
+		worker_notify(arg);
+}
+
+bool worker_alive(struct worker *w)
+{
+	return w != NULL && atomic_load(&w->alive);
+}
+
+int worker_stats(struct worker *w, struct store *st, struct worker_stats *out)
+{
+	*out = (struct worker_stats){
+	    .profiles_scored = atomic_load(&w->scored),
+	    .passes_failed = atomic_load(&w->failed),
+	};
+	struct db_conn *c = store_reader(st);
+	if (c == NULL)
+		return FBD_ESTORAGE;
+	sqlite3_stmt *stmt = db_stmt(c, "SELECT count(*), min(marked_at) FROM dirty_customers");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		out->queue_depth = sqlite3_column_int64(stmt, 0);
+		if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) {
+			int64_t lag = now_seconds() - sqlite3_column_int64(stmt, 1);
+			out->lag_seconds = lag > 0 ? lag : 0;
+		}
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? 0 : db_error(rc);
+}
+
+void worker_stop(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	db_conn_close(w->conn);
+	free(w->jobs);
+	free(w->items);
+	free(w);
+}
