@@ -33,8 +33,8 @@ struct ceiling_request {
 static struct MHD_Response *created_reply, *ok_reply;
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct ceiling_request *req = *con_cls;
 	if (req == NULL) {
@@ -54,7 +54,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	free(*con_cls);
 	*con_cls = NULL;
@@ -63,8 +63,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static struct MHD_Response *fixed_reply(const char *body, size_t len)
 {
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
-	if (r != NULL && MHD_add_response_header(r, "Content-Type", "application/json") != MHD_YES) {
+	    MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (r != NULL &&
+	    MHD_add_response_header(r, "Content-Type", "application/json") != MHD_YES) {
 		MHD_destroy_response(r);
 		return NULL;
 	}
@@ -94,11 +95,11 @@ int main(int argc, char **argv)
 	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
 	/* feedbackd's defaults for the same options */
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
-		MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-		MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+	    MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "ceiling: cannot start the daemon\n");
 		return 1;

@@ -60,14 +60,14 @@ static int make_submission(struct gen *g, int64_t now, struct submission *out)
 	rfc3339_format(r.submitted_at, when);
 	cJSON *o = cJSON_CreateObject();
 	bool ok = o && cJSON_AddStringToObject(o, "customer_id", r.customer_id) &&
-		  cJSON_AddStringToObject(o, "channel", channel_name(r.channel)) &&
-		  cJSON_AddStringToObject(o, "agent_id", r.agent_id) &&
-		  cJSON_AddStringToObject(o, "submitted_at", when) &&
-		  cJSON_AddStringToObject(o, "expectation", expectation_name(r.expectation)) &&
-		  cJSON_AddNumberToObject(o, "csat", r.csat) &&
-		  cJSON_AddBoolToObject(o, "resolved", r.resolved) &&
-		  (r.effort < 0 || cJSON_AddNumberToObject(o, "effort", r.effort)) &&
-		  (r.nps < 0 || cJSON_AddNumberToObject(o, "nps", r.nps));
+	          cJSON_AddStringToObject(o, "channel", channel_name(r.channel)) &&
+	          cJSON_AddStringToObject(o, "agent_id", r.agent_id) &&
+	          cJSON_AddStringToObject(o, "submitted_at", when) &&
+	          cJSON_AddStringToObject(o, "expectation", expectation_name(r.expectation)) &&
+	          cJSON_AddNumberToObject(o, "csat", r.csat) &&
+	          cJSON_AddBoolToObject(o, "resolved", r.resolved) &&
+	          (r.effort < 0 || cJSON_AddNumberToObject(o, "effort", r.effort)) &&
+	          (r.nps < 0 || cJSON_AddNumberToObject(o, "nps", r.nps));
 	struct validation v = {0};
 	int err = ok ? submission_from_json(o, SUB_SURVEY, now, 0, out, &v) : FBD_ENOMEM;
 	cJSON_Delete(o);
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 		err = FBD_EDB;
 	if (err != 0) {
 		fprintf(stderr, "load_db: %s (%ld submissions not stored)\n", fbd_error_str(err),
-			ld.failed);
+		        ld.failed);
 		return 1;
 	}
 	printf("{\"rows\": %ld, \"customers\": %u}\n", rows, customers);

@@ -58,10 +58,10 @@ static int step(sqlite3_stmt *stmt)
 
 static int insert_row(struct db_conn *c, const struct gen_row *r, int64_t now)
 {
-	sqlite3_stmt *stmt = db_stmt(
-		c, "INSERT INTO submissions (id, type, customer_id, channel, agent_id,"
-		   " submitted_at, submitted_given, received_at, expectation, csat, effort,"
-		   " resolved, nps, digest) VALUES (?, 0, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "INSERT INTO submissions (id, type, customer_id, channel, agent_id,"
+	               " submitted_at, submitted_given, received_at, expectation, csat, effort,"
+	               " resolved, nps, digest) VALUES (?, 0, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	char id[37];
@@ -87,10 +87,10 @@ static int insert_row(struct db_conn *c, const struct gen_row *r, int64_t now)
 static int touch_customer(struct db_conn *c, const struct gen_row *r, int64_t now)
 {
 	sqlite3_stmt *up = db_stmt(
-		c, "INSERT INTO customers (customer_id, surveys, nps_ratings, first_seen, last_seen)"
-		   " VALUES (?1, 1, 0, ?2, ?2) ON CONFLICT (customer_id) DO UPDATE SET"
-		   " surveys = surveys + 1, first_seen = min(first_seen, excluded.first_seen),"
-		   " last_seen = max(last_seen, excluded.last_seen)");
+	    c, "INSERT INTO customers (customer_id, surveys, nps_ratings, first_seen, last_seen)"
+	       " VALUES (?1, 1, 0, ?2, ?2) ON CONFLICT (customer_id) DO UPDATE SET"
+	       " surveys = surveys + 1, first_seen = min(first_seen, excluded.first_seen),"
+	       " last_seen = max(last_seen, excluded.last_seen)");
 	if (up == NULL)
 		return db_conn_error(c);
 	sqlite3_bind_text(up, 1, r->customer_id, -1, SQLITE_STATIC);
@@ -99,8 +99,8 @@ static int touch_customer(struct db_conn *c, const struct gen_row *r, int64_t no
 	if (err != 0)
 		return err;
 	sqlite3_stmt *dirty = db_stmt(c, "INSERT INTO dirty_customers (customer_id, marked_at)"
-					 " VALUES (?, ?) ON CONFLICT (customer_id)"
-					 " DO UPDATE SET gen = gen + 1");
+	                                 " VALUES (?, ?) ON CONFLICT (customer_id)"
+	                                 " DO UPDATE SET gen = gen + 1");
 	if (dirty == NULL)
 		return db_conn_error(c);
 	sqlite3_bind_text(dirty, 1, r->customer_id, -1, SQLITE_STATIC);
@@ -155,8 +155,10 @@ int main(int argc, char **argv)
 {
 	struct raw_options o;
 	if (parse_args(argc, argv, &o) != 0) {
-		fprintf(stderr, "usage: %s --db PATH [--seconds S] [--batch N] [--customers N]"
-				" [--rows-only]\n", argv[0]);
+		fprintf(stderr,
+		        "usage: %s --db PATH [--seconds S] [--batch N] [--customers N]"
+		        " [--rows-only]\n",
+		        argv[0]);
 		return 2;
 	}
 	struct store_options so = {.path = o.db, .sync = FBD_SYNC_FULL, .cache_mb = 16};
@@ -183,7 +185,7 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-		     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	printf("{\"rows\": %ld, \"seconds\": %.3f, \"rows_per_s\": %.1f, \"cpu_s\": %.3f,"
 	       " \"max_rss_kb\": %ld}\n",
 	       rows, elapsed, (double)rows / elapsed, cpu, ru.ru_maxrss);

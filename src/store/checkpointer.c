@@ -29,8 +29,8 @@ struct checkpointer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	bool pending;  /* guarded by lock */
-	bool stopping; /* guarded by lock */
+	bool pending;          /* guarded by lock */
+	bool stopping;         /* guarded by lock */
 	atomic_bool caught_up; /* the thread copied the WAL; the writer finishes */
 };
 
@@ -47,7 +47,7 @@ static void *checkpointer_main(void *arg)
 		if (stop)
 			break;
 		int rc = sqlite3_wal_checkpoint_v2(cp->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-						   NULL, NULL);
+		                                   NULL, NULL);
 		atomic_store(&cp->caught_up, rc == SQLITE_OK);
 	}
 	return NULL;

@@ -15,8 +15,8 @@
 
 #include "feedbackd/store.h"
 
-#define CHECKPOINT_SOFT_FRAMES 2000   /* ~8 MB of 4 KiB pages: wake the thread */
-#define CHECKPOINT_HARD_FRAMES 32000  /* ~128 MB: checkpoint inline, bound the WAL */
+#define CHECKPOINT_SOFT_FRAMES 2000  /* ~8 MB of 4 KiB pages: wake the thread */
+#define CHECKPOINT_HARD_FRAMES 32000 /* ~128 MB: checkpoint inline, bound the WAL */
 
 struct checkpointer;
 

@@ -31,7 +31,7 @@ struct test_state {
 };
 
 static struct test_state ts = {.lock = PTHREAD_MUTEX_INITIALIZER,
-			       .done_cond = PTHREAD_COND_INITIALIZER};
+                               .done_cond = PTHREAD_COND_INITIALIZER};
 
 static void job_done(struct write_job *job, void *arg)
 {
@@ -71,7 +71,7 @@ static long count_rows(const char *path)
 	long n = -1;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "SELECT count(*) FROM submissions", -1, &stmt, NULL) ==
-		    SQLITE_OK &&
+	        SQLITE_OK &&
 	    sqlite3_step(stmt) == SQLITE_ROW)
 		n = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
