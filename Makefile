@@ -1,7 +1,8 @@
 # Quick start (see README.md):
 #   make run    install what is missing, build, run on 127.0.0.1:8080 with ./data/feedback.db
 #   make test   install what is missing, build (normal + ASan/UBSan), run every test
-.PHONY: all deps build run test test-normal test-asan clean
+#   make bench  benchmark against the ceiling (docs/performance.md)
+.PHONY: all deps build run test test-normal test-asan clean bench test-bench-smoke
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -48,8 +49,17 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 test:
 	@status=0; $(MAKE) --no-print-directory test-normal || status=1; \
 	$(MAKE) --no-print-directory test-asan || status=1; \
+	$(MAKE) --no-print-directory test-bench-smoke || status=1; \
 	python3 .ci/summarize.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json || status=1; \
 	exit $$status
+
+bench: deps
+	bench/run.sh
+
+# Not a timing test: a second of tiny load per scenario checks that the
+# harness still builds, runs and prints its table.
+test-bench-smoke: deps $(BUILD)/build.ninja
+	BENCH_BUILD=$(BUILD) bench/run.sh --smoke
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
