@@ -275,8 +275,23 @@ def batch_probe_body(n):
 
 
 def endpoint_missing(port, method, path, key, body=None):
-    status, _ = probe(port, method, path, key, body)
-    return status == 404
+    """True when the service answers 404. Otherwise the probe's answer is
+    checked (wrk later sees only statuses): a failure is logged and the
+    scenario still runs, since its error count will show it too."""
+    status, data = probe(port, method, path, key, body)
+    if status == 404:
+        return True
+    if status >= 300:
+        log(f"warning: probe {method} {path} answered {status}: {data[:200]!r}")
+    elif path == "/v1/batch":
+        try:
+            items = json.loads(data)["results"]
+            bad = [r for r in items if r.get("status") not in (200, 201)]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            bad = [data[:200]]
+        if bad:
+            log(f"warning: batch probe items not stored: {bad[:3]!r}")
+    return False
 
 
 def measure_service(srv, ceiling, prof, scenarios, res):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for the benchmark (docs/performance.md):
-#   bench/run.sh            full run, about 2 minutes (+1 minute the first time,
+#   bench/run.sh            full run, about 2 minutes (+2 minutes the first time,
 #                           to build the 1 000 000-submission database)
 #   bench/run.sh --smoke    a few seconds of tiny load: checks that it all runs
 # Installs wrk if missing, builds a release build in build-bench/ (or in
