@@ -317,7 +317,7 @@ def measure_service(srv, ceiling, prof, scenarios, res):
         res[name] = r
 
 
-def run_all(args, prof, build, threads, workdir):
+def run_all(prof, build, threads, workdir):
     logdir = workdir / "logs"
     logdir.mkdir(parents=True, exist_ok=True)
     res = {}
@@ -460,7 +460,7 @@ def main():
     threads = os.cpu_count() or 1
 
     started = datetime.datetime.now(datetime.timezone.utc)
-    res = run_all(args, prof, build, threads, workdir)
+    res = run_all(prof, build, threads, workdir)
     text = table(res, prof)
     header = (f"feedbackd benchmark, {started:%Y-%m-%d %H:%M} UTC, {machine()}, "
               f"{threads} HTTP threads, wrk -t2, {prof.seconds} s per scenario"

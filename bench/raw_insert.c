@@ -67,7 +67,7 @@ static int insert_row(struct db_conn *c, const struct gen_row *r, int64_t now)
 	char id[37];
 	unsigned char digest[32] = {0};
 	uuid7_generate(id);
-	memcpy(digest, id, 32);
+	memcpy(digest, id, 32); /* any 32 bytes: no duplicate check reads them here */
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, r->customer_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 3, r->channel);
