@@ -1,8 +1,9 @@
 # Quick start (see README.md):
 #   make run    install what is missing, build, run on 127.0.0.1:8080 with ./data/feedback.db
 #   make test   install what is missing, build (normal + ASan/UBSan), run every test, fuzz for a
-#               bounded time, prove the Docker image
-.PHONY: all deps build run test test-normal test-asan test-fuzz test-docker clean
+#               bounded time, smoke-run the benchmark, prove the Docker image
+#   make bench  benchmark against the ceiling (docs/performance.md)
+.PHONY: all deps build run test test-normal test-asan test-fuzz test-docker test-bench-smoke clean bench
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -53,14 +54,23 @@ test-docker:
 test:
 	@status=0; $(MAKE) --no-print-directory test-normal || status=1; \
 	$(MAKE) --no-print-directory test-asan || status=1; \
-	$(MAKE) --no-print-directory test-docker || status=1; \
+	$(MAKE) --no-print-directory test-bench-smoke || status=1; \
 	$(MAKE) --no-print-directory test-fuzz || status=1; \
+	$(MAKE) --no-print-directory test-docker || status=1; \
 	python3 .ci/summarize.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json || status=1; \
 	exit $$status
 
 # libFuzzer targets, FUZZ_SECONDS (default 60) each; see tests/fuzz/run.sh
 test-fuzz: deps
 	tests/fuzz/run.sh
+
+bench: deps
+	bench/run.sh
+
+# Not a timing test: a second of tiny load per scenario checks that the
+# harness still builds, runs and prints its table.
+test-bench-smoke: deps $(BUILD)/build.ninja
+	BENCH_BUILD=$(BUILD) bench/run.sh --smoke
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

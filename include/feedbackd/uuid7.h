@@ -1,6 +1,7 @@
 /* Time-ordered ids: UUID version 7 (a 48-bit millisecond Unix timestamp
- * followed by random bits from libuuid), so ids generated one after another
- * sort by time and index inserts append instead of landing at random places. */
+ * followed by 74 random bits from the kernel's CSPRNG), so ids generated one
+ * after another sort by time and index inserts append instead of landing at
+ * random places. Thread-safe. */
 #ifndef FEEDBACKD_UUID7_H
 #define FEEDBACKD_UUID7_H
 

@@ -27,9 +27,9 @@
  *   small batches cap the worker at a few hundred profiles per such wait;
  * - the worker checkpoints the WAL itself (PASSIVE, outside the gate, once
  *   it reaches 1000 pages) instead of SQLite doing it inside a commit while
- *   the other thread waits; the writer's automatic checkpoint stays as a
- *   safety net at 10 000 pages (writer.c). This alone took the lag's p99
- *   from seconds to tens of milliseconds;
+ *   the other thread waits (the writer's commits are checkpointed by the
+ *   checkpointer thread, store/checkpointer.h). This alone took the lag's
+ *   p99 from seconds to tens of milliseconds;
  * - an UPDATE sets the indexed columns only when they change, since SQLite
  *   rewrites the index entries of every column in the SET list.
  *

@@ -78,11 +78,21 @@ int db_conn_error(struct db_conn *c)
 	return err != 0 ? err : FBD_EDB;
 }
 
+/* Eight bytes per step: the writer looks up half a dozen statements of a
+ * few hundred characters per submission, and a byte-wise hash of their text
+ * was 6 % of its instructions. Collisions only cost a strcmp. */
 static uint64_t sql_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	size_t len = strlen(s), i = 0;
+	uint64_t h = 1469598103934665603ULL ^ len;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
 	return h;
 }
 

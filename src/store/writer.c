@@ -18,6 +18,7 @@
 #include "feedbackd/error.h"
 #include "feedbackd/uuid7.h"
 #include "feedbackd/writer.h"
+#include "store/checkpointer.h"
 #include "store/sql.h"
 
 #define GROUP_MAX 4096
@@ -25,6 +26,7 @@
 struct writer {
 	struct store *st;
 	struct db_conn *conn;
+	struct checkpointer *ckpt; /* checkpoints conn's WAL off this thread */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -330,13 +332,11 @@ int writer_start(struct writer **out, struct store *st, const struct writer_opti
 	w->st = st;
 	w->opt = *opt;
 	atomic_init(&w->healthy, true);
+	if ((err = checkpointer_start(&w->ckpt, store_options(st))) != 0)
+		goto fail_free;
 	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
 		goto fail_free;
-	/* The scoring worker checkpoints the WAL at 1000 pages outside the write
-	 * gate (worker.c); a checkpoint here would run inside a group's commit
-	 * while requests wait. This higher threshold is only a safety net. */
-	if ((err = db_exec(w->conn, "PRAGMA wal_autocheckpoint = 10000")) != 0)
-		goto fail_conn;
+	checkpointer_attach(w->ckpt, w->conn);
 	err = FBD_ENOMEM;
 	if (pthread_mutex_init(&w->lock, NULL) != 0)
 		goto fail_conn;
@@ -353,6 +353,7 @@ fail_mutex:
 fail_conn:
 	db_conn_close(w->conn);
 fail_free:
+	checkpointer_stop(w->ckpt);
 	free(w);
 	return err;
 }
@@ -408,5 +409,6 @@ void writer_stop(struct writer *w)
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	db_conn_close(w->conn);
+	checkpointer_stop(w->ckpt);
 	free(w);
 }
