@@ -13,6 +13,9 @@ void api_get_response(struct http_request *req);
 void api_list_responses(struct http_request *req);
 void api_healthz(struct http_request *req);
 void api_readyz(struct http_request *req);
+void api_dashboard_summary(struct http_request *req);
+void api_dashboard_trend(struct http_request *req);
+void api_dashboard_breakdown(struct http_request *req);
 
 /* Shared by the POST handlers. */
 bool api_idempotency_key_valid(const char *key);

@@ -6,6 +6,9 @@ const struct http_route api_routes[] = {
 	{"POST", "/v1/nps", api_post_nps, AUTH_SCOPE_INGEST, HTTP_BODY_SINGLE},
 	{"GET", "/v1/responses", api_list_responses, AUTH_SCOPE_READ, HTTP_BODY_NONE},
 	{"GET", "/v1/responses/{id}", api_get_response, AUTH_SCOPE_READ, HTTP_BODY_NONE},
+	{"GET", "/v1/dashboard/summary", api_dashboard_summary, AUTH_SCOPE_READ, HTTP_BODY_NONE},
+	{"GET", "/v1/dashboard/trend", api_dashboard_trend, AUTH_SCOPE_READ, HTTP_BODY_NONE},
+	{"GET", "/v1/dashboard/breakdown", api_dashboard_breakdown, AUTH_SCOPE_READ, HTTP_BODY_NONE},
 	{"GET", "/healthz", api_healthz, AUTH_SCOPE_NONE, HTTP_BODY_NONE},
 	{"GET", "/readyz", api_readyz, AUTH_SCOPE_NONE, HTTP_BODY_NONE},
 };
