@@ -28,11 +28,12 @@ CREATE TABLE rollups (
     exp_exceeded   INTEGER NOT NULL DEFAULT 0,
     resolved_count INTEGER NOT NULL DEFAULT 0,
     resolved_yes   INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (kind, channel, agent_id, segment, day)
+    PRIMARY KEY (kind, day, channel, agent_id, segment)
 ) WITHOUT ROWID;
 
--- Breakdowns read every key of one view for a range of days.
-CREATE INDEX rollups_by_day ON rollups (kind, day);
+-- Breakdowns read every key of one view for a range of days (the primary
+-- key, without lookups); a filter reads one key's days through this index.
+CREATE INDEX rollups_by_key ON rollups (kind, channel, agent_id, segment, day);
 
 -- One row per (view key, customer, day) with a submission: distinct
 -- customers. WITHOUT ROWID and keyed so that the previous and next day of a

@@ -235,12 +235,16 @@ static int customers_whole_days(struct db_conn *c, const struct qparams *p, int6
 	if (p->lo >= p->hi)
 		return 0;
 	if (p->kind != VIEW_ALL)
+		/* One index seek per day that has data, reading only the cells
+		 * with prev_day < lo; written as a correlated subquery because
+		 * as a join the planner moves the day range onto customer_gaps
+		 * and reads every cell of every day once per day. */
 		return scalar(c,
-			      "SELECT coalesce(sum(g.n), 0) FROM rollups r CROSS JOIN customer_gaps g"
-			      " ON g.kind = r.kind AND g.channel = r.channel AND g.agent_id = r.agent_id"
-			      " AND g.segment = r.segment AND g.day = r.day AND g.prev_day < :lo"
-			      " WHERE r.kind = :kind AND r.channel = :ch AND r.agent_id = :ag"
-			      " AND r.segment = :sg AND r.day >= :lo AND r.day < :hi",
+			      "SELECT coalesce(sum((SELECT sum(g.n) FROM customer_gaps g"
+			      " WHERE g.kind = :kind AND g.channel = :ch AND g.agent_id = :ag"
+			      " AND g.segment = :sg AND g.day = r.day AND g.prev_day < :lo)), 0)"
+			      " FROM rollups r WHERE r.kind = :kind AND r.channel = :ch"
+			      " AND r.agent_id = :ag AND r.segment = :sg AND r.day >= :lo AND r.day < :hi",
 			      p, out);
 	char sql[SQL_MAX];
 	size_t n = (size_t)snprintf(sql, SQL_MAX,

@@ -67,7 +67,7 @@ static int add_counts(struct db_conn *c, const struct view_key *k, int64_t day,
 		   " effort_count, effort_sum, exp_below, exp_met, exp_exceeded, resolved_count,"
 		   " resolved_yes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 		   " ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
-		   " ON CONFLICT (kind, channel, agent_id, segment, day) DO UPDATE SET"
+		   " ON CONFLICT (kind, day, channel, agent_id, segment) DO UPDATE SET"
 		   " responses = responses + excluded.responses,"
 		   " nps_count = nps_count + excluded.nps_count,"
 		   " promoters = promoters + excluded.promoters,"
