@@ -103,6 +103,11 @@ def iso(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
+def parse_time(text):
+    return int(datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%SZ').replace(
+        tzinfo=datetime.timezone.utc).timestamp())
+
+
 def midnight(t):
     return t - t % DAY
 
@@ -457,6 +462,80 @@ def test_levels_from_profiles(srv, db_path):
     eq(b['at_risk_customers'], 0, 'no vip at risk')
 
 
+def test_against_model(binary):
+    """Random submissions, stored in random order (so customers' days arrive
+    out of order), checked against a brute-force count of the same data for
+    random periods with ragged bounds and every kind of filter."""
+    import random
+    rnd = random.Random(20261123)
+    base = midnight(NOW - 400 * DAY)
+    span = 20 * DAY
+    channels = ['chat', 'email', 'phone']
+    rows = []
+    segment_of = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        srv = Server(binary, tmp)
+        srv.start()
+        try:
+            for i in range(240):
+                cust = f'm{rnd.randrange(12)}'
+                s = dict(customer_id=cust, channel=rnd.choice(channels),
+                         submitted_at=iso(base + rnd.randrange(span)),
+                         nps=rnd.randrange(11))
+                if rnd.random() < 0.6:
+                    s['agent_id'] = rnd.choice(['x', 'y'])
+                if rnd.random() < 0.3:
+                    s['segment'] = rnd.choice(['gold', 'tin'])
+                if rnd.random() < 0.5:
+                    s['csat'] = rnd.randrange(1, 6)
+                st, _, body = srv.request('POST', '/v1/surveys', s, key='ik')
+                eq(st, 201, f'model store {i}: {body}')
+                # the writer resolves the segment: carried, else the customer's
+                if 'segment' in s:
+                    segment_of[cust] = s['segment']
+                rows.append(dict(s, t=parse_time(s['submitted_at']),
+                                 seg=s.get('segment', segment_of.get(cust)),
+                                 agent=s.get('agent_id')))
+            filters = [{}, {'channel': 'chat'}, {'agent_id': 'x'}, {'segment': 'gold'},
+                       {'channel': 'email', 'agent_id': 'y'}, {'agent_id': 'x', 'segment': 'tin'},
+                       {'channel': 'phone', 'segment': 'gold'},
+                       {'channel': 'chat', 'agent_id': 'x', 'segment': 'gold'}]
+            for _ in range(30):
+                a = base - DAY + rnd.randrange(span + 2 * DAY)
+                b = a + 1 + rnd.randrange(12 * DAY)
+                f = rnd.choice(filters)
+                sel = [r for r in rows if a <= r['t'] < b
+                       and r['channel'] == f.get('channel', r['channel'])
+                       and r['agent'] == f.get('agent_id', r['agent'])
+                       and r['seg'] == f.get('segment', r['seg'])]
+                got = summary(srv, since=iso(a), until=iso(b), **f)
+                want_p = sum(r['nps'] >= 9 for r in sel)
+                want_d = sum(r['nps'] <= 6 for r in sel)
+                eq((got['responses'], got['customers'], got['nps']['promoters'],
+                    got['nps']['detractors'], got['csat']['count']),
+                   (len(sel), len({r['customer_id'] for r in sel}), want_p, want_d,
+                    sum('csat' in r for r in sel)), f'model summary {iso(a)} {iso(b)} {f}')
+                pts = trend(srv, metric='responses', since=iso(a), until=iso(b), **f)
+                eq(sum(p['count'] for p in pts), len(sel), f'model trend {iso(a)} {iso(b)} {f}')
+                for p in pts:
+                    start = parse_time(p['start'])
+                    n = sum(start <= r['t'] < start + DAY for r in sel)
+                    eq(p['count'], n, f'model trend point {p["start"]}')
+                by = rnd.choice(['channel', 'agent', 'segment'])
+                field = {'channel': 'channel', 'agent': 'agent', 'segment': 'seg'}[by]
+                every = [r for r in rows if a <= r['t'] < b]
+                want = {}
+                for r in every:
+                    want[r[field]] = want.get(r[field], 0) + 1
+                got_rows = breakdown(srv, by=by, since=iso(a), until=iso(b))
+                eq({r['key']: r['count'] for r in got_rows}, want,
+                   f'model breakdown {by} {iso(a)} {iso(b)}')
+                counts = [r['count'] for r in got_rows]
+                eq(counts, sorted(counts, reverse=True), 'breakdown ordered by count')
+        finally:
+            srv.stop()
+
+
 def main():
     binary = os.path.abspath(sys.argv[1])
     with tempfile.TemporaryDirectory() as tmp:
@@ -476,6 +555,7 @@ def main():
             test_levels_from_profiles(srv, os.path.join(tmp, 'data', 'f.db'))
         finally:
             srv.stop()
+    test_against_model(binary)
     if FAILURES:
         print(f'{len(FAILURES)} failure(s)', file=sys.stderr)
         return 1
