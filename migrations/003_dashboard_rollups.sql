@@ -64,6 +64,12 @@ CREATE TABLE customer_gaps (
     PRIMARY KEY (kind, channel, agent_id, segment, day, prev_day)
 ) WITHOUT ROWID;
 
+-- The partial first and last days of a period are read from the submissions;
+-- this index holds every column they need, so that read is one contiguous
+-- range instead of a table lookup per submission.
+CREATE INDEX submissions_for_dashboards ON submissions (submitted_at, channel, agent_id,
+    segment, customer_id, nps, csat, effort, expectation, resolved);
+
 -- Customers by current segment, level (-1 unrated) and at_risk, kept by
 -- triggers so the summary never counts the customers table.
 CREATE TABLE profile_counts (

@@ -30,6 +30,11 @@
 	" coalesce(sum(exp_exceeded), 0), coalesce(sum(resolved_count), 0),"                     \
 	" coalesce(sum(resolved_yes), 0)"
 
+#define ROLLUP_COLUMNS                                                                        \
+	"responses, nps_count, promoters, passives, detractors, csat_count, csat_positive,"       \
+	" csat_sum, effort_count, effort_sum, exp_below, exp_met, exp_exceeded, resolved_count,"  \
+	" resolved_yes"
+
 #define SUBMISSION_SUMS                                                                       \
 	"count(*), count(nps), coalesce(sum(nps >= 9), 0), coalesce(sum(nps BETWEEN 7 AND 8), 0),"\
 	" coalesce(sum(nps <= 6), 0), count(csat), coalesce(sum(csat >= 4), 0),"                 \
@@ -412,56 +417,23 @@ int dash_trend(struct db_conn *c, const struct dash_filter *f, int64_t since, in
 	return snapshot_end(c, err);
 }
 
-/* Breakdown rows before merging: keys from the rollups and from the
- * partial days may repeat. */
+/* Breakdown rows, aggregated in C: a breakdown over a year reads one
+ * rollup row per key and day (some 18 000 for 50 agents), and summing them
+ * through a small hash table costs a fraction of SQLite's GROUP BY, which
+ * sorts every row with its fifteen counters first. */
 struct row_list {
 	struct dash_row *rows;
 	size_t n, cap;
+	size_t *slots; /* index + 1 into rows, 0 = empty; n_slots is a power of two */
+	size_t n_slots;
 };
 
-static int row_append(struct row_list *l, sqlite3_stmt *stmt, enum dash_by by)
+static uint64_t key_hash(const char *key)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		struct dash_row *rows = realloc(l->rows, cap * sizeof(*rows));
-		if (rows == NULL)
-			return FBD_ENOMEM;
-		l->rows = rows;
-		l->cap = cap;
-	}
-	struct dash_row *r = &l->rows[l->n];
-	const char *key = NULL;
-	if (by == DASH_BY_CHANNEL) {
-		int ch = sqlite3_column_int(stmt, 0);
-		key = channel_name(ch >= 0 && ch < CH_COUNT ? (enum channel)ch : CH_OTHER);
-	} else {
-		key = (const char *)sqlite3_column_text(stmt, 0);
-		if (key == NULL && sqlite3_errcode(sqlite3_db_handle(stmt)) == SQLITE_NOMEM)
-			return FBD_ENOMEM;
-		if (key && key[0] == '\0')
-			key = NULL;
-	}
-	r->key = NULL;
-	if (key && (r->key = strdup(key)) == NULL)
-		return FBD_ENOMEM;
-	read_counts(stmt, 1, &r->counts);
-	l->n++;
-	return 0;
-}
-
-static int collect_rows(struct db_conn *c, const char *sql, const struct qparams *p,
-			enum dash_by by, struct row_list *l)
-{
-	sqlite3_stmt *stmt = prepare(c, sql, p);
-	if (stmt == NULL)
-		return db_conn_error(c);
-	int rc = SQLITE_DONE, err = 0;
-	while (err == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		err = row_append(l, stmt, by);
-	sqlite3_reset(stmt);
-	if (err != 0)
-		return err;
-	return rc == SQLITE_DONE ? 0 : db_error(rc) ? db_error(rc) : FBD_EDB;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a; NULL hashes like "" */
+	for (; key && *key; key++)
+		h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+	return h;
 }
 
 /* NULL keys sort last. */
@@ -472,9 +444,89 @@ static int compare_keys(const char *a, const char *b)
 	return strcmp(a, b);
 }
 
-static int by_key(const void *a, const void *b)
+static int grow_slots(struct row_list *l)
 {
-	return compare_keys(((const struct dash_row *)a)->key, ((const struct dash_row *)b)->key);
+	size_t n_slots = l->n_slots ? l->n_slots * 2 : 64;
+	size_t *slots = calloc(n_slots, sizeof(*slots));
+	if (slots == NULL)
+		return FBD_ENOMEM;
+	for (size_t i = 0; i < l->n; i++) {
+		size_t j = key_hash(l->rows[i].key) & (n_slots - 1);
+		while (slots[j])
+			j = (j + 1) & (n_slots - 1);
+		slots[j] = i + 1;
+	}
+	free(l->slots);
+	l->slots = slots;
+	l->n_slots = n_slots;
+	return 0;
+}
+
+/* Adds counts to the row of key (copied), creating it when new. */
+static int row_add(struct row_list *l, const char *key, const struct stats_counts *counts)
+{
+	if (2 * (l->n + 1) > l->n_slots && grow_slots(l) != 0)
+		return FBD_ENOMEM;
+	size_t j = key_hash(key) & (l->n_slots - 1);
+	for (; l->slots[j]; j = (j + 1) & (l->n_slots - 1)) {
+		struct dash_row *r = &l->rows[l->slots[j] - 1];
+		if (compare_keys(r->key, key) == 0) {
+			stats_merge(&r->counts, counts);
+			return 0;
+		}
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		struct dash_row *rows = realloc(l->rows, cap * sizeof(*rows));
+		if (rows == NULL)
+			return FBD_ENOMEM;
+		l->rows = rows;
+		l->cap = cap;
+	}
+	struct dash_row *r = &l->rows[l->n];
+	r->key = NULL;
+	if (key && (r->key = strdup(key)) == NULL)
+		return FBD_ENOMEM;
+	r->counts = *counts;
+	l->slots[j] = ++l->n;
+	return 0;
+}
+
+/* The row's key: a channel name, or the text with '' meaning "none". */
+static int row_key(sqlite3_stmt *stmt, enum dash_by by, const char **key)
+{
+	if (by == DASH_BY_CHANNEL) {
+		int ch = sqlite3_column_int(stmt, 0);
+		*key = channel_name(ch >= 0 && ch < CH_COUNT ? (enum channel)ch : CH_OTHER);
+		return 0;
+	}
+	*key = (const char *)sqlite3_column_text(stmt, 0);
+	if (*key == NULL && sqlite3_errcode(sqlite3_db_handle(stmt)) == SQLITE_NOMEM)
+		return FBD_ENOMEM;
+	if (*key && (*key)[0] == '\0')
+		*key = NULL;
+	return 0;
+}
+
+static int collect_rows(struct db_conn *c, const char *sql, const struct qparams *p,
+			enum dash_by by, struct row_list *l)
+{
+	sqlite3_stmt *stmt = prepare(c, sql, p);
+	if (stmt == NULL)
+		return db_conn_error(c);
+	int rc = SQLITE_DONE, err = 0;
+	while (err == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *key = NULL;
+		struct stats_counts counts;
+		read_counts(stmt, 1, &counts);
+		err = row_key(stmt, by, &key);
+		if (err == 0)
+			err = row_add(l, key, &counts);
+	}
+	sqlite3_reset(stmt);
+	if (err != 0)
+		return err;
+	return rc == SQLITE_DONE ? 0 : db_error(rc) ? db_error(rc) : FBD_EDB;
 }
 
 static int by_count_desc(const void *a, const void *b)
@@ -483,24 +535,6 @@ static int by_count_desc(const void *a, const void *b)
 	if (x->counts.responses != y->counts.responses)
 		return x->counts.responses > y->counts.responses ? -1 : 1;
 	return compare_keys(x->key, y->key);
-}
-
-static void merge_rows(struct row_list *l)
-{
-	if (l->n == 0)
-		return;
-	qsort(l->rows, l->n, sizeof(*l->rows), by_key);
-	size_t out = 0;
-	for (size_t i = 1; i < l->n; i++) {
-		if (compare_keys(l->rows[out].key, l->rows[i].key) == 0) {
-			stats_merge(&l->rows[out].counts, &l->rows[i].counts);
-			free(l->rows[i].key);
-		} else {
-			l->rows[++out] = l->rows[i];
-		}
-	}
-	l->n = out + 1;
-	qsort(l->rows, l->n, sizeof(*l->rows), by_count_desc);
 }
 
 int dash_breakdown(struct db_conn *c, enum dash_by by, int64_t since, int64_t until,
@@ -525,8 +559,8 @@ int dash_breakdown(struct db_conn *c, enum dash_by by, int64_t since, int64_t un
 		return err;
 	if (s.lo < s.hi) {
 		snprintf(sql, SQL_MAX,
-			 "SELECT %s, " ROLLUP_SUMS " FROM rollups WHERE kind = :kind"
-			 " AND day >= :lo AND day < :hi GROUP BY 1",
+			 "SELECT %s, " ROLLUP_COLUMNS " FROM rollups WHERE kind = :kind"
+			 " AND day >= :lo AND day < :hi",
 			 columns[by]);
 		err = collect_rows(c, sql, &p, by, &l);
 	}
@@ -541,11 +575,13 @@ int dash_breakdown(struct db_conn *c, enum dash_by by, int64_t since, int64_t un
 		err = collect_rows(c, sql, &p, by, &l);
 	}
 	err = snapshot_end(c, err);
+	free(l.slots);
 	if (err != 0) {
 		dash_rows_free(l.rows, l.n);
 		return err;
 	}
-	merge_rows(&l);
+	if (l.n > 0)
+		qsort(l.rows, l.n, sizeof(*l.rows), by_count_desc);
 	*rows = l.rows;
 	*n = l.n;
 	return 0;
