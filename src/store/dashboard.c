@@ -232,13 +232,70 @@ static void add_total(void *arg, int64_t day, const struct stats_counts *n)
 	stats_merge(arg, n);
 }
 
+/* Distinct customers of whole days, remembered per thread.
+ *
+ * Counting them reads one gap cell per customer (about 100 000 cells for a
+ * year of 100 000 customers), by far the largest part of a long summary,
+ * while the answer for a given range of whole days rarely changes: new
+ * submissions land on today, which is a partial day, not a whole one. An
+ * entry is reused only while the view's response count over the same days
+ * is unchanged; since submissions are only ever added, an unchanged count
+ * means an unchanged set of submissions, hence the same customers. (A
+ * feature that deletes submissions must also clear these caches.) Thread
+ * local, so readers never contend; each HTTP thread has its own reader. */
+#define CUSTOMER_CACHE_SIZE 16
+
+struct customer_cache_entry {
+	bool used;
+	int kind, channel;
+	int64_t lo, hi, responses, customers;
+	uint64_t last_used;
+	char agent_id[4 * 128 + 1]; /* agent_id is at most 128 characters */
+	char segment[4 * 64 + 1];   /* segment at most 64 */
+};
+
+static _Thread_local struct customer_cache_entry customer_cache[CUSTOMER_CACHE_SIZE];
+static _Thread_local uint64_t customer_cache_clock;
+
+static bool cache_key_matches(const struct customer_cache_entry *e, const struct qparams *p)
+{
+	return e->used && e->kind == p->kind && e->channel == p->f->channel && e->lo == p->lo &&
+	       e->hi == p->hi && strcmp(e->agent_id, p->f->agent_id ? p->f->agent_id : "") == 0 &&
+	       strcmp(e->segment, p->f->segment ? p->f->segment : "") == 0;
+}
+
+static struct customer_cache_entry *cache_find(const struct qparams *p)
+{
+	for (int i = 0; i < CUSTOMER_CACHE_SIZE; i++)
+		if (cache_key_matches(&customer_cache[i], p))
+			return &customer_cache[i];
+	return NULL;
+}
+
+static void cache_store(const struct qparams *p, int64_t responses, int64_t customers)
+{
+	const char *agent = p->f->agent_id ? p->f->agent_id : "";
+	const char *segment = p->f->segment ? p->f->segment : "";
+	struct customer_cache_entry *e = cache_find(p);
+	if (strlen(agent) >= sizeof(e->agent_id) || strlen(segment) >= sizeof(e->segment))
+		return;
+	if (e == NULL) {
+		/* the least recently used entry; unused ones have last_used 0 */
+		e = &customer_cache[0];
+		for (int i = 1; i < CUSTOMER_CACHE_SIZE; i++)
+			if (customer_cache[i].last_used < e->last_used)
+				e = &customer_cache[i];
+	}
+	*e = (struct customer_cache_entry){true, p->kind, p->f->channel, p->lo, p->hi, responses,
+					   customers, ++customer_cache_clock, "", ""};
+	memcpy(e->agent_id, agent, strlen(agent) + 1);
+	memcpy(e->segment, segment, strlen(segment) + 1);
+}
+
 /* Distinct customers over the whole days: first occurrences (views 0..3),
  * or a distinct count over the customer-days of view 4. */
-static int customers_whole_days(struct db_conn *c, const struct qparams *p, int64_t *out)
+static int count_customers_whole_days(struct db_conn *c, const struct qparams *p, int64_t *out)
 {
-	*out = 0;
-	if (p->lo >= p->hi)
-		return 0;
 	if (p->kind != VIEW_ALL)
 		/* One index seek per day that has data, reading only the cells
 		 * with prev_day < lo; written as a correlated subquery because
@@ -257,6 +314,25 @@ static int customers_whole_days(struct db_conn *c, const struct qparams *p, int6
 	n = key_conditions(sql, n, p->kind, p->f, "");
 	snprintf(sql + n, SQL_MAX - n, " AND day >= :lo AND day < :hi");
 	return scalar(c, sql, p, out);
+}
+
+/* responses: the view's submissions in the whole days (the cache's check). */
+static int customers_whole_days(struct db_conn *c, const struct qparams *p, int64_t responses,
+				int64_t *out)
+{
+	*out = 0;
+	if (p->lo >= p->hi || responses == 0)
+		return 0;
+	struct customer_cache_entry *e = cache_find(p);
+	if (e && e->responses == responses) {
+		e->last_used = ++customer_cache_clock;
+		*out = e->customers;
+		return 0;
+	}
+	int err = count_customers_whole_days(c, p, out);
+	if (err == 0)
+		cache_store(p, responses, *out);
+	return err;
 }
 
 /* Customers of the partial days who have no submission in the whole days. */
@@ -343,13 +419,16 @@ int dash_summary(struct db_conn *c, const struct dash_filter *f, int64_t since, 
 	int err = snapshot_begin(c);
 	if (err != 0)
 		return err;
-	err = rollup_rows(c, &p, false, add_total, &out->counts);
+	struct stats_counts whole_days;
+	memset(&whole_days, 0, sizeof(whole_days));
+	err = rollup_rows(c, &p, false, add_total, &whole_days);
+	stats_merge(&out->counts, &whole_days);
 	if (err == 0)
 		err = partial_counts(c, &p, s.head_from, s.head_to, &out->counts);
 	if (err == 0)
 		err = partial_counts(c, &p, s.tail_from, s.tail_to, &out->counts);
 	if (err == 0)
-		err = customers_whole_days(c, &p, &whole);
+		err = customers_whole_days(c, &p, whole_days.responses, &whole);
 	if (err == 0)
 		err = customers_partial_days(c, &p, &partial);
 	if (err == 0)

@@ -534,6 +534,22 @@ def test_against_model(binary):
                    f'model breakdown {by} {iso(a)} {iso(b)}')
                 counts = [r['count'] for r in got_rows]
                 eq(counts, sorted(counts, reverse=True), 'breakdown ordered by count')
+            # Whole-day customer counts are remembered per reader thread while the
+            # days' response count is unchanged: a late submission (in a whole day,
+            # by a new customer) must show at once, on every thread.
+            period = dict(since=iso(base + 3 * HOUR), until=iso(base + 15 * DAY + 5 * HOUR))
+            before = [summary(srv, **period) for _ in range(12)]
+            check(len({(b['responses'], b['customers']) for b in before}) == 1,
+                  'repeated summaries agree')
+            st, _, _ = srv.request('POST', '/v1/surveys', dict(
+                customer_id='late', channel='chat', nps=9,
+                submitted_at=iso(base + 5 * DAY + 7 * HOUR)), key='ik')
+            eq(st, 201, 'late submission stored')
+            for _ in range(12):
+                after = summary(srv, **period)
+                eq((after['responses'], after['customers']),
+                   (before[0]['responses'] + 1, before[0]['customers'] + 1),
+                   'late submission counted at once')
         finally:
             srv.stop()
 
