@@ -116,7 +116,7 @@ static void job_done(struct write_job *job, void *arg)
 }
 
 static int load_batch(struct writer *wr, struct write_item *items, size_t n, int64_t now,
-		      long customers)
+                      long customers)
 {
 	struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
 	struct write_job job = {items, n, job_done, &w, NULL};
@@ -156,8 +156,8 @@ static int fake_profiles(struct store *st)
 	int err = db_conn_open(&c, store_options(st), true);
 	if (err == 0)
 		err = db_exec(c, "UPDATE customers SET level = CASE WHEN abs(random()) % 6 = 5"
-				 " THEN NULL ELSE abs(random()) % 5 END,"
-				 " at_risk = abs(random()) % 7 = 0");
+		                 " THEN NULL ELSE abs(random()) % 5 END,"
+		                 " at_risk = abs(random()) % 7 = 0");
 	db_conn_close(c);
 	return err;
 }
@@ -172,12 +172,12 @@ static int load(struct store *st, const struct options *o, int64_t now)
 	int err = writer_start(&wr, st, &wo);
 	double t0 = now_s();
 	for (long done = 0; err == 0 && done < o->submissions; done += JOB_ITEMS) {
-		size_t n = (size_t)(o->submissions - done < JOB_ITEMS ? o->submissions - done
-								       : JOB_ITEMS);
+		size_t n =
+		    (size_t)(o->submissions - done < JOB_ITEMS ? o->submissions - done : JOB_ITEMS);
 		err = load_batch(wr, items, n, now, o->customers);
 		if (err == 0 && (done / JOB_ITEMS) % 25 == 0)
 			fprintf(stderr, "loaded %ld / %ld (%.0f s)\n", done + (long)n,
-				o->submissions, now_s() - t0);
+			        o->submissions, now_s() - t0);
 	}
 	writer_stop(wr);
 	free(items);
@@ -204,7 +204,8 @@ struct bench_case {
 	struct dash_filter filter;
 	enum stats_interval interval;
 	enum dash_by by;
-	bool new_range; /* every iteration covers other whole days (no reuse of remembered counts) */
+	bool
+	    new_range; /* every iteration covers other whole days (no reuse of remembered counts) */
 };
 
 static int run_once(struct db_conn *c, const struct bench_case *bc, int64_t until)
@@ -246,7 +247,7 @@ static int measure(struct db_conn *c, const struct bench_case *bc, long iteratio
 		/* A ragged "now", never on midnight: later today (a dashboard
 		 * reloaded during the day), or on another day each time. */
 		int64_t until = bc->new_range ? today - i * DAY + 1 + below(DAY - 1)
-					      : today + 1 + below(now - today);
+		                              : today + 1 + below(now - today);
 		if (until > now)
 			until = now;
 		double t0 = now_s();
@@ -285,35 +286,60 @@ static int parse_args(int argc, char **argv, struct options *o)
 }
 
 static const struct bench_case cases[] = {
-	{"summary 30 d", B_SUMMARY, 30, {-1, NULL, NULL}, STATS_DAY, 0, false},
-	{"summary 365 d", B_SUMMARY, 365, {-1, NULL, NULL}, STATS_DAY, 0, false},
-	{"summary 30 d, new days each time", B_SUMMARY, 30, {-1, NULL, NULL}, STATS_DAY, 0, true},
-	{"summary 365 d, new days each time", B_SUMMARY, 365, {-1, NULL, NULL}, STATS_DAY, 0, true},
-	{"summary 30 d channel=chat", B_SUMMARY, 30, {CH_CHAT, NULL, NULL}, STATS_DAY, 0, false},
-	{"summary 30 d agent", B_SUMMARY, 30, {-1, "agent-7", NULL}, STATS_DAY, 0, false},
-	{"summary 30 d segment", B_SUMMARY, 30, {-1, NULL, "seg-3"}, STATS_DAY, 0, false},
-	{"summary 365 d channel=chat", B_SUMMARY, 365, {CH_CHAT, NULL, NULL}, STATS_DAY, 0, false},
-	{"summary 365 d agent", B_SUMMARY, 365, {-1, "agent-7", NULL}, STATS_DAY, 0, false},
-	{"summary 30 d chat+agent", B_SUMMARY, 30, {CH_CHAT, "agent-7", NULL}, STATS_DAY, 0, false},
-	{"summary 365 d chat+segment", B_SUMMARY, 365, {CH_CHAT, NULL, "seg-3"}, STATS_DAY, 0, false},
-	{"summary 30 d chat+agent, new days", B_SUMMARY, 30, {CH_CHAT, "agent-7", NULL}, STATS_DAY, 0,
-	 true},
-	{"trend nps daily 90 d", B_TREND, 90, {-1, NULL, NULL}, STATS_DAY, 0, false},
-	{"trend nps weekly 365 d", B_TREND, 365, {-1, NULL, NULL}, STATS_WEEK, 0, false},
-	{"trend nps daily 90 d agent", B_TREND, 90, {-1, "agent-7", NULL}, STATS_DAY, 0, false},
-	{"breakdown channel 30 d", B_BREAKDOWN, 30, {-1, NULL, NULL}, STATS_DAY, DASH_BY_CHANNEL, false},
-	{"breakdown agent 30 d", B_BREAKDOWN, 30, {-1, NULL, NULL}, STATS_DAY, DASH_BY_AGENT, false},
-	{"breakdown segment 30 d", B_BREAKDOWN, 30, {-1, NULL, NULL}, STATS_DAY, DASH_BY_SEGMENT, false},
-	{"breakdown channel 365 d", B_BREAKDOWN, 365, {-1, NULL, NULL}, STATS_DAY, DASH_BY_CHANNEL, false},
-	{"breakdown agent 365 d", B_BREAKDOWN, 365, {-1, NULL, NULL}, STATS_DAY, DASH_BY_AGENT, false},
+    {"summary 30 d", B_SUMMARY, 30, {-1, NULL, NULL}, STATS_DAY, 0, false},
+    {"summary 365 d", B_SUMMARY, 365, {-1, NULL, NULL}, STATS_DAY, 0, false},
+    {"summary 30 d, new days each time", B_SUMMARY, 30, {-1, NULL, NULL}, STATS_DAY, 0, true},
+    {"summary 365 d, new days each time", B_SUMMARY, 365, {-1, NULL, NULL}, STATS_DAY, 0, true},
+    {"summary 30 d channel=chat", B_SUMMARY, 30, {CH_CHAT, NULL, NULL}, STATS_DAY, 0, false},
+    {"summary 30 d agent", B_SUMMARY, 30, {-1, "agent-7", NULL}, STATS_DAY, 0, false},
+    {"summary 30 d segment", B_SUMMARY, 30, {-1, NULL, "seg-3"}, STATS_DAY, 0, false},
+    {"summary 365 d channel=chat", B_SUMMARY, 365, {CH_CHAT, NULL, NULL}, STATS_DAY, 0, false},
+    {"summary 365 d agent", B_SUMMARY, 365, {-1, "agent-7", NULL}, STATS_DAY, 0, false},
+    {"summary 30 d chat+agent", B_SUMMARY, 30, {CH_CHAT, "agent-7", NULL}, STATS_DAY, 0, false},
+    {"summary 365 d chat+segment", B_SUMMARY, 365, {CH_CHAT, NULL, "seg-3"}, STATS_DAY, 0, false},
+    {"summary 30 d chat+agent, new days",
+     B_SUMMARY,
+     30,
+     {CH_CHAT, "agent-7", NULL},
+     STATS_DAY,
+     0,
+     true},
+    {"trend nps daily 90 d", B_TREND, 90, {-1, NULL, NULL}, STATS_DAY, 0, false},
+    {"trend nps weekly 365 d", B_TREND, 365, {-1, NULL, NULL}, STATS_WEEK, 0, false},
+    {"trend nps daily 90 d agent", B_TREND, 90, {-1, "agent-7", NULL}, STATS_DAY, 0, false},
+    {"breakdown channel 30 d",
+     B_BREAKDOWN,
+     30,
+     {-1, NULL, NULL},
+     STATS_DAY,
+     DASH_BY_CHANNEL,
+     false},
+    {"breakdown agent 30 d", B_BREAKDOWN, 30, {-1, NULL, NULL}, STATS_DAY, DASH_BY_AGENT, false},
+    {"breakdown segment 30 d",
+     B_BREAKDOWN,
+     30,
+     {-1, NULL, NULL},
+     STATS_DAY,
+     DASH_BY_SEGMENT,
+     false},
+    {"breakdown channel 365 d",
+     B_BREAKDOWN,
+     365,
+     {-1, NULL, NULL},
+     STATS_DAY,
+     DASH_BY_CHANNEL,
+     false},
+    {"breakdown agent 365 d", B_BREAKDOWN, 365, {-1, NULL, NULL}, STATS_DAY, DASH_BY_AGENT, false},
 };
 
 int main(int argc, char **argv)
 {
 	struct options o;
 	if (parse_args(argc, argv, &o) != 0) {
-		fprintf(stderr, "usage: %s [--db PATH] [--submissions N] [--customers C]"
-				" [--iterations I]\n", argv[0]);
+		fprintf(stderr,
+		        "usage: %s [--db PATH] [--submissions N] [--customers C]"
+		        " [--iterations I]\n",
+		        argv[0]);
 		return 2;
 	}
 	struct store *st = NULL;

@@ -32,8 +32,15 @@ struct dash_filter {
 	const char *segment;
 };
 
-enum dash_level { DASH_BELOW = 0, DASH_EXPECTED, DASH_EXCEEDED, DASH_DELIGHTED, DASH_LOYAL,
-		  DASH_UNRATED, DASH_LEVELS };
+enum dash_level {
+	DASH_BELOW = 0,
+	DASH_EXPECTED,
+	DASH_EXCEEDED,
+	DASH_DELIGHTED,
+	DASH_LOYAL,
+	DASH_UNRATED,
+	DASH_LEVELS
+};
 
 struct dash_summary {
 	struct stats_counts counts;
@@ -44,7 +51,7 @@ struct dash_summary {
 
 /* Requires since < until. */
 int dash_summary(struct db_conn *c, const struct dash_filter *f, int64_t since, int64_t until,
-		 struct dash_summary *out);
+                 struct dash_summary *out);
 
 struct dash_point {
 	int64_t start_day; /* day number of the interval's first day */
@@ -57,7 +64,7 @@ int64_t dash_trend_points(enum stats_interval iv, int64_t since, int64_t until);
 /* Fills points[0..n) where n == dash_trend_points(iv, since, until); the
  * caller owns the array. */
 int dash_trend(struct db_conn *c, const struct dash_filter *f, int64_t since, int64_t until,
-	       enum stats_interval iv, struct dash_point *points, size_t n);
+               enum stats_interval iv, struct dash_point *points, size_t n);
 
 enum dash_by { DASH_BY_CHANNEL = 0, DASH_BY_AGENT = 1, DASH_BY_SEGMENT = 2 };
 
@@ -70,7 +77,7 @@ struct dash_row {
  * ties by key (absent key last). *rows is owned by the caller:
  * dash_rows_free(*rows, *n). */
 int dash_breakdown(struct db_conn *c, enum dash_by by, int64_t since, int64_t until,
-		   struct dash_row **rows, size_t *n);
+                   struct dash_row **rows, size_t *n);
 void dash_rows_free(struct dash_row *rows, size_t n);
 
 #endif

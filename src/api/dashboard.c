@@ -18,12 +18,12 @@
 
 enum dash_param { D_SINCE, D_UNTIL, D_CHANNEL, D_AGENT, D_SEGMENT, D_METRIC, D_INTERVAL, D_BY };
 
-static const char *const summary_params[] = {"since", "until", "channel", "agent_id", "segment",
-					     NULL};
+static const char *const summary_params[] = {"since",    "until",   "channel",
+                                             "agent_id", "segment", NULL};
 static const char *const trend_params[] = {"since",   "until",  "channel",  "agent_id",
-					   "segment", "metric", "interval", NULL};
-static const char *const breakdown_params[] = {"since", "until", NULL, NULL, NULL, NULL, NULL,
-					       "by", NULL};
+                                           "segment", "metric", "interval", NULL};
+static const char *const breakdown_params[] = {"since", "until", NULL, NULL, NULL,
+                                               NULL,    NULL,    "by", NULL};
 
 enum metric { M_NPS, M_CSAT, M_EFFORT, M_RESPONSES };
 static const char *const metric_names[] = {"nps", "csat", "effort", "responses", NULL};
@@ -40,7 +40,7 @@ struct dash_query {
 
 /* Names with a NULL hole (breakdown) are collected through a compact list. */
 static void collect(struct http_request *req, const char *const names[], size_t count,
-		    const char *values[QUERY_MAX_PARAMS], struct validation *v)
+                    const char *values[QUERY_MAX_PARAMS], struct validation *v)
 {
 	const char *allowed[QUERY_MAX_PARAMS + 1];
 	const char *got[QUERY_MAX_PARAMS];
@@ -100,7 +100,7 @@ static bool add_opt(cJSON *o, const char *name, bool has, double value)
 	if (o == NULL)
 		return false;
 	return has ? cJSON_AddNumberToObject(o, name, value) != NULL
-		   : cJSON_AddNullToObject(o, name) != NULL;
+	           : cJSON_AddNullToObject(o, name) != NULL;
 }
 
 static bool add_time(cJSON *o, const char *name, int64_t t)
@@ -132,8 +132,8 @@ static bool summary_measures(cJSON *body, const struct stats_counts *n)
 	double mean = 0, rate = 0;
 	cJSON *nps = add_object(body, "nps");
 	bool ok = add_nps_fields(nps, n) && add_num(nps, "promoters", (double)n->promoters) &&
-		  add_num(nps, "passives", (double)n->passives) &&
-		  add_num(nps, "detractors", (double)n->detractors);
+	          add_num(nps, "passives", (double)n->passives) &&
+	          add_num(nps, "detractors", (double)n->detractors);
 	cJSON *csat = add_object(body, "csat");
 	bool has = stats_csat_mean(n, &mean);
 	ok = ok && add_csat_fields(csat, n) && add_opt(csat, "mean", has, mean);
@@ -154,12 +154,12 @@ static bool summary_measures(cJSON *body, const struct stats_counts *n)
 static cJSON *summary_body(const struct dash_query *q, const struct dash_summary *s)
 {
 	static const char *const level_names[DASH_LEVELS] = {
-		"below_expectations", "expected", "exceeded", "delighted", "loyal", "unrated"};
+	    "below_expectations", "expected", "exceeded", "delighted", "loyal", "unrated"};
 	cJSON *body = cJSON_CreateObject();
 	bool ok = add_time(body, "since", q->since) && add_time(body, "until", q->until) &&
-		  add_num(body, "responses", (double)s->counts.responses) &&
-		  add_num(body, "customers", (double)s->customers) &&
-		  summary_measures(body, &s->counts);
+	          add_num(body, "responses", (double)s->counts.responses) &&
+	          add_num(body, "customers", (double)s->customers) &&
+	          summary_measures(body, &s->counts);
 	cJSON *levels = add_object(body, "levels");
 	for (int i = 0; ok && i < DASH_LEVELS; i++)
 		ok = add_num(levels, level_names[i], (double)s->levels[i]);
@@ -229,10 +229,10 @@ static cJSON *trend_point(int metric, const struct dash_point *pt)
 	cJSON *o = cJSON_CreateObject();
 	bool has = point_value(metric, &pt->counts, &value, &count);
 	bool ok = add_time(o, "start", pt->start_day * STATS_DAY_SECONDS) &&
-		  add_opt(o, "value", has, value) && add_num(o, "count", (double)count);
+	          add_opt(o, "value", has, value) && add_num(o, "count", (double)count);
 	if (ok && metric == M_NPS) {
 		bool has_moe = stats_nps_margin(pt->counts.promoters, pt->counts.detractors,
-						pt->counts.nps_count, &moe);
+		                                pt->counts.nps_count, &moe);
 		ok = add_opt(o, "margin_of_error", has_moe, moe);
 	}
 	if (!ok) {
@@ -246,8 +246,8 @@ static cJSON *trend_body(const struct dash_query *q, const struct dash_point *pt
 {
 	cJSON *body = cJSON_CreateObject();
 	bool ok = body && cJSON_AddStringToObject(body, "metric", metric_names[q->metric]) &&
-		  cJSON_AddStringToObject(body, "interval", interval_names[q->interval]) &&
-		  add_time(body, "since", q->since) && add_time(body, "until", q->until);
+	          cJSON_AddStringToObject(body, "interval", interval_names[q->interval]) &&
+	          add_time(body, "since", q->since) && add_time(body, "until", q->until);
 	cJSON *arr = ok ? cJSON_AddArrayToObject(body, "points") : NULL;
 	ok = arr != NULL;
 	for (size_t i = 0; ok && i < n; i++) {
@@ -274,13 +274,13 @@ static void parse_trend(struct http_request *req, struct dash_query *q, struct v
 		q->metric = query_enum(p[D_METRIC], "metric", metric_names, v);
 	else
 		validation_add(v, "metric", "is required: one of nps, csat, effort, responses");
-	q->interval = p[D_INTERVAL] ? query_enum(p[D_INTERVAL], "interval", interval_names, v)
-				    : STATS_DAY;
+	q->interval =
+	    p[D_INTERVAL] ? query_enum(p[D_INTERVAL], "interval", interval_names, v) : STATS_DAY;
 	if (v->n == 0 && dash_trend_points(q->interval, q->since, q->until) > MAX_TREND_POINTS)
 		validation_add(v, "interval",
-			       "the period has more than %d intervals; use a longer interval or a"
-			       " shorter period",
-			       MAX_TREND_POINTS);
+		               "the period has more than %d intervals; use a longer interval or a"
+		               " shorter period",
+		               MAX_TREND_POINTS);
 }
 
 void api_dashboard_trend(struct http_request *req)
@@ -312,11 +312,12 @@ void api_dashboard_trend(struct http_request *req)
 static cJSON *breakdown_row(const struct dash_row *r)
 {
 	cJSON *o = cJSON_CreateObject();
-	bool ok = o && (r->key ? cJSON_AddStringToObject(o, "key", r->key)
-			       : cJSON_AddNullToObject(o, "key")) &&
-		  add_num(o, "count", (double)r->counts.responses) &&
-		  add_nps_fields(add_object(o, "nps"), &r->counts) &&
-		  add_csat_fields(add_object(o, "csat"), &r->counts);
+	bool ok = o &&
+	          (r->key ? cJSON_AddStringToObject(o, "key", r->key)
+	                  : cJSON_AddNullToObject(o, "key")) &&
+	          add_num(o, "count", (double)r->counts.responses) &&
+	          add_nps_fields(add_object(o, "nps"), &r->counts) &&
+	          add_csat_fields(add_object(o, "csat"), &r->counts);
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;
@@ -328,7 +329,7 @@ static cJSON *breakdown_body(const struct dash_query *q, const struct dash_row *
 {
 	cJSON *body = cJSON_CreateObject();
 	bool ok = body && cJSON_AddStringToObject(body, "by", by_names[q->by]) &&
-		  add_time(body, "since", q->since) && add_time(body, "until", q->until);
+	          add_time(body, "since", q->since) && add_time(body, "until", q->until);
 	cJSON *arr = ok ? cJSON_AddArrayToObject(body, "data") : NULL;
 	ok = arr != NULL;
 	for (size_t i = 0; ok && i < n; i++) {

@@ -197,7 +197,8 @@ int64_t stats_interval_next(enum stats_interval iv, int64_t start)
 		int64_t y;
 		int m, d;
 		stats_civil_from_day(start, &y, &m, &d);
-		return m == 12 ? stats_day_from_civil(y + 1, 1, 1) : stats_day_from_civil(y, m + 1, 1);
+		return m == 12 ? stats_day_from_civil(y + 1, 1, 1)
+		               : stats_day_from_civil(y, m + 1, 1);
 	}
 	case STATS_DAY:
 	default:
@@ -209,7 +210,8 @@ int64_t stats_interval_count(enum stats_interval iv, int64_t first_day, int64_t 
 {
 	switch (iv) {
 	case STATS_WEEK:
-		return (stats_interval_start(iv, last_day) - stats_interval_start(iv, first_day)) / 7 +
+		return (stats_interval_start(iv, last_day) - stats_interval_start(iv, first_day)) /
+		           7 +
 		       1;
 	case STATS_MONTH:
 		return month_index(last_day) - month_index(first_day) + 1;

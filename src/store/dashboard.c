@@ -21,25 +21,25 @@
 #define VIEW_ALL 4
 #define SQL_MAX 2048
 
-#define ROLLUP_SUMS                                                                           \
-	"coalesce(sum(responses), 0), coalesce(sum(nps_count), 0), coalesce(sum(promoters), 0),"  \
-	" coalesce(sum(passives), 0), coalesce(sum(detractors), 0),"                             \
-	" coalesce(sum(csat_count), 0), coalesce(sum(csat_positive), 0),"                        \
-	" coalesce(sum(csat_sum), 0), coalesce(sum(effort_count), 0),"                           \
-	" coalesce(sum(effort_sum), 0), coalesce(sum(exp_below), 0), coalesce(sum(exp_met), 0),"  \
-	" coalesce(sum(exp_exceeded), 0), coalesce(sum(resolved_count), 0),"                     \
+#define ROLLUP_SUMS                                                                                \
+	"coalesce(sum(responses), 0), coalesce(sum(nps_count), 0), coalesce(sum(promoters), 0),"   \
+	" coalesce(sum(passives), 0), coalesce(sum(detractors), 0),"                               \
+	" coalesce(sum(csat_count), 0), coalesce(sum(csat_positive), 0),"                          \
+	" coalesce(sum(csat_sum), 0), coalesce(sum(effort_count), 0),"                             \
+	" coalesce(sum(effort_sum), 0), coalesce(sum(exp_below), 0), coalesce(sum(exp_met), 0),"   \
+	" coalesce(sum(exp_exceeded), 0), coalesce(sum(resolved_count), 0),"                       \
 	" coalesce(sum(resolved_yes), 0)"
 
-#define ROLLUP_COLUMNS                                                                        \
-	"responses, nps_count, promoters, passives, detractors, csat_count, csat_positive,"       \
-	" csat_sum, effort_count, effort_sum, exp_below, exp_met, exp_exceeded, resolved_count,"  \
+#define ROLLUP_COLUMNS                                                                             \
+	"responses, nps_count, promoters, passives, detractors, csat_count, csat_positive,"        \
+	" csat_sum, effort_count, effort_sum, exp_below, exp_met, exp_exceeded, resolved_count,"   \
 	" resolved_yes"
 
-#define SUBMISSION_SUMS                                                                       \
-	"count(*), count(nps), coalesce(sum(nps >= 9), 0), coalesce(sum(nps BETWEEN 7 AND 8), 0),"\
-	" coalesce(sum(nps <= 6), 0), count(csat), coalesce(sum(csat >= 4), 0),"                 \
-	" coalesce(sum(csat), 0), count(effort), coalesce(sum(effort), 0),"                      \
-	" coalesce(sum(expectation = 0), 0), coalesce(sum(expectation = 1), 0),"                 \
+#define SUBMISSION_SUMS                                                                            \
+	"count(*), count(nps), coalesce(sum(nps >= 9), 0), coalesce(sum(nps BETWEEN 7 AND 8), 0)," \
+	" coalesce(sum(nps <= 6), 0), count(csat), coalesce(sum(csat >= 4), 0),"                   \
+	" coalesce(sum(csat), 0), count(effort), coalesce(sum(effort), 0),"                        \
+	" coalesce(sum(expectation = 0), 0), coalesce(sum(expectation = 1), 0),"                   \
 	" coalesce(sum(expectation = 2), 0), count(resolved), coalesce(sum(resolved = 1), 0)"
 
 /* Everything a statement may bind. Days for :lo/:hi, seconds for the rest. */
@@ -52,7 +52,7 @@ struct qparams {
 
 /* The period cut at UTC midnights. */
 struct split {
-	int64_t lo, hi;           /* whole days [lo, hi); empty when lo >= hi */
+	int64_t lo, hi;             /* whole days [lo, hi); empty when lo >= hi */
 	int64_t head_from, head_to; /* seconds; empty when from >= to */
 	int64_t tail_from, tail_to;
 };
@@ -112,16 +112,17 @@ static void bind_params(sqlite3_stmt *stmt, const struct qparams *p)
 /* Appends to sql (of size SQL_MAX) the conditions that select view rows
  * (rollups, customer_days) of the filter, columns prefixed by alias. */
 static size_t key_conditions(char *sql, size_t n, int kind, const struct dash_filter *f,
-			     const char *a)
+                             const char *a)
 {
 	if (kind != VIEW_ALL)
 		return n + (size_t)snprintf(sql + n, SQL_MAX - n,
-					    "%1$skind = :kind AND %1$schannel = :ch AND"
-					    " %1$sagent_id = :ag AND %1$ssegment = :sg",
-					    a);
+		                            "%1$skind = :kind AND %1$schannel = :ch AND"
+		                            " %1$sagent_id = :ag AND %1$ssegment = :sg",
+		                            a);
 	n += (size_t)snprintf(sql + n, SQL_MAX - n, "%skind = :kind AND %s", a, a);
 	n += (size_t)snprintf(sql + n, SQL_MAX - n,
-			      f->channel >= 0 ? "channel = :ch" : "channel IN (0, 1, 2, 3, 4, 5, 6, 7)");
+	                      f->channel >= 0 ? "channel = :ch"
+	                                      : "channel IN (0, 1, 2, 3, 4, 5, 6, 7)");
 	if (f->agent_id)
 		n += (size_t)snprintf(sql + n, SQL_MAX - n, " AND %sagent_id = :ag", a);
 	if (f->segment)
@@ -130,8 +131,7 @@ static size_t key_conditions(char *sql, size_t n, int kind, const struct dash_fi
 }
 
 /* Conditions on the submissions table (alias a) for the filter. */
-static size_t submission_conditions(char *sql, size_t n, const struct dash_filter *f,
-				    const char *a)
+static size_t submission_conditions(char *sql, size_t n, const struct dash_filter *f, const char *a)
 {
 	if (f->channel >= 0)
 		n += (size_t)snprintf(sql + n, SQL_MAX - n, " AND %schannel = :ch", a);
@@ -144,11 +144,10 @@ static size_t submission_conditions(char *sql, size_t n, const struct dash_filte
 
 static void read_counts(sqlite3_stmt *stmt, int col, struct stats_counts *c)
 {
-	int64_t *fields[] = {&c->responses,      &c->nps_count,    &c->promoters,
-			     &c->passives,       &c->detractors,   &c->csat_count,
-			     &c->csat_positive,  &c->csat_sum,     &c->effort_count,
-			     &c->effort_sum,     &c->exp_below,    &c->exp_met,
-			     &c->exp_exceeded,   &c->resolved_count, &c->resolved_yes};
+	int64_t *fields[] = {&c->responses,    &c->nps_count,      &c->promoters,     &c->passives,
+	                     &c->detractors,   &c->csat_count,     &c->csat_positive, &c->csat_sum,
+	                     &c->effort_count, &c->effort_sum,     &c->exp_below,     &c->exp_met,
+	                     &c->exp_exceeded, &c->resolved_count, &c->resolved_yes};
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		*fields[i] = sqlite3_column_int64(stmt, col + (int)i);
 }
@@ -176,13 +175,14 @@ static int scalar(struct db_conn *c, const char *sql, const struct qparams *p, i
 
 /* Adds the counters of submissions in [from, to) to *out. */
 static int partial_counts(struct db_conn *c, const struct qparams *p, int64_t from, int64_t to,
-			  struct stats_counts *out)
+                          struct stats_counts *out)
 {
 	if (from >= to)
 		return 0;
 	char sql[SQL_MAX];
-	size_t n = (size_t)snprintf(sql, SQL_MAX, "SELECT " SUBMISSION_SUMS " FROM submissions"
-						  " WHERE submitted_at >= :t1 AND submitted_at < :t2");
+	size_t n = (size_t)snprintf(sql, SQL_MAX,
+	                            "SELECT " SUBMISSION_SUMS " FROM submissions"
+	                            " WHERE submitted_at >= :t1 AND submitted_at < :t2");
 	submission_conditions(sql, n, p->f, "");
 	struct qparams q = *p;
 	q.t1 = from;
@@ -203,16 +203,16 @@ static int partial_counts(struct db_conn *c, const struct qparams *p, int64_t fr
 /* Whole days [lo, hi): calls fn for each day with data (by_day) or once
  * with the total. */
 static int rollup_rows(struct db_conn *c, const struct qparams *p, bool by_day,
-		       void (*fn)(void *arg, int64_t day, const struct stats_counts *n), void *arg)
+                       void (*fn)(void *arg, int64_t day, const struct stats_counts *n), void *arg)
 {
 	if (p->lo >= p->hi)
 		return 0;
 	char sql[SQL_MAX];
 	size_t n = (size_t)snprintf(sql, SQL_MAX, "SELECT %s" ROLLUP_SUMS " FROM rollups WHERE ",
-				    by_day ? "day, " : "");
+	                            by_day ? "day, " : "");
 	n = key_conditions(sql, n, p->kind, p->f, "");
 	snprintf(sql + n, SQL_MAX - n, " AND day >= :lo AND day < :hi%s",
-		 by_day ? " GROUP BY day" : "");
+	         by_day ? " GROUP BY day" : "");
 	sqlite3_stmt *stmt = prepare(c, sql, p);
 	if (stmt == NULL)
 		return db_conn_error(c);
@@ -286,8 +286,9 @@ static void cache_store(const struct qparams *p, int64_t responses, int64_t cust
 			if (customer_cache[i].last_used < e->last_used)
 				e = &customer_cache[i];
 	}
-	*e = (struct customer_cache_entry){true, p->kind, p->f->channel, p->lo, p->hi, responses,
-					   customers, ++customer_cache_clock, "", ""};
+	*e = (struct customer_cache_entry){true,  p->kind,   p->f->channel, p->lo,
+	                                   p->hi, responses, customers,     ++customer_cache_clock,
+	                                   "",    ""};
 	memcpy(e->agent_id, agent, strlen(agent) + 1);
 	memcpy(e->segment, segment, strlen(segment) + 1);
 }
@@ -301,16 +302,17 @@ static int count_customers_whole_days(struct db_conn *c, const struct qparams *p
 		 * with prev_day < lo; written as a correlated subquery because
 		 * as a join the planner moves the day range onto customer_gaps
 		 * and reads every cell of every day once per day. */
-		return scalar(c,
-			      "SELECT coalesce(sum((SELECT sum(g.n) FROM customer_gaps g"
-			      " WHERE g.kind = :kind AND g.channel = :ch AND g.agent_id = :ag"
-			      " AND g.segment = :sg AND g.day = r.day AND g.prev_day < :lo)), 0)"
-			      " FROM rollups r WHERE r.kind = :kind AND r.channel = :ch"
-			      " AND r.agent_id = :ag AND r.segment = :sg AND r.day >= :lo AND r.day < :hi",
-			      p, out);
+		return scalar(
+		    c,
+		    "SELECT coalesce(sum((SELECT sum(g.n) FROM customer_gaps g"
+		    " WHERE g.kind = :kind AND g.channel = :ch AND g.agent_id = :ag"
+		    " AND g.segment = :sg AND g.day = r.day AND g.prev_day < :lo)), 0)"
+		    " FROM rollups r WHERE r.kind = :kind AND r.channel = :ch"
+		    " AND r.agent_id = :ag AND r.segment = :sg AND r.day >= :lo AND r.day < :hi",
+		    p, out);
 	char sql[SQL_MAX];
 	size_t n = (size_t)snprintf(sql, SQL_MAX,
-				    "SELECT count(DISTINCT customer_id) FROM customer_days WHERE ");
+	                            "SELECT count(DISTINCT customer_id) FROM customer_days WHERE ");
 	n = key_conditions(sql, n, p->kind, p->f, "");
 	snprintf(sql + n, SQL_MAX - n, " AND day >= :lo AND day < :hi");
 	return scalar(c, sql, p, out);
@@ -318,7 +320,7 @@ static int count_customers_whole_days(struct db_conn *c, const struct qparams *p
 
 /* responses: the view's submissions in the whole days (the cache's check). */
 static int customers_whole_days(struct db_conn *c, const struct qparams *p, int64_t responses,
-				int64_t *out)
+                                int64_t *out)
 {
 	*out = 0;
 	if (p->lo >= p->hi || responses == 0)
@@ -343,22 +345,24 @@ static int customers_partial_days(struct db_conn *c, const struct qparams *p, in
 		return 0;
 	char sql[SQL_MAX];
 	size_t n = (size_t)snprintf(sql, SQL_MAX,
-				    "SELECT count(*) FROM (SELECT customer_id FROM submissions"
-				    " WHERE submitted_at >= :t1 AND submitted_at < :t2");
+	                            "SELECT count(*) FROM (SELECT customer_id FROM submissions"
+	                            " WHERE submitted_at >= :t1 AND submitted_at < :t2");
 	n = submission_conditions(sql, n, p->f, "");
-	n += (size_t)snprintf(sql + n, SQL_MAX - n, " UNION SELECT customer_id FROM submissions"
-						    " WHERE submitted_at >= :t3 AND submitted_at < :t4");
+	n += (size_t)snprintf(sql + n, SQL_MAX - n,
+	                      " UNION SELECT customer_id FROM submissions"
+	                      " WHERE submitted_at >= :t3 AND submitted_at < :t4");
 	n = submission_conditions(sql, n, p->f, "");
 	if (p->kind != VIEW_ALL) {
 		snprintf(sql + n, SQL_MAX - n,
-			 ") e WHERE NOT EXISTS (SELECT 1 FROM customer_days d WHERE d.kind = :kind"
-			 " AND d.channel = :ch AND d.agent_id = :ag AND d.segment = :sg"
-			 " AND d.customer_id = e.customer_id AND d.day >= :lo AND d.day < :hi)");
+		         ") e WHERE NOT EXISTS (SELECT 1 FROM customer_days d WHERE d.kind = :kind"
+		         " AND d.channel = :ch AND d.agent_id = :ag AND d.segment = :sg"
+		         " AND d.customer_id = e.customer_id AND d.day >= :lo AND d.day < :hi)");
 	} else {
-		n += (size_t)snprintf(sql + n, SQL_MAX - n,
-				      ") e WHERE NOT EXISTS (SELECT 1 FROM submissions s2"
-				      " WHERE s2.customer_id = e.customer_id AND s2.submitted_at >= :los"
-				      " AND s2.submitted_at < :his");
+		n += (size_t)snprintf(
+		    sql + n, SQL_MAX - n,
+		    ") e WHERE NOT EXISTS (SELECT 1 FROM submissions s2"
+		    " WHERE s2.customer_id = e.customer_id AND s2.submitted_at >= :los"
+		    " AND s2.submitted_at < :his");
 		n = submission_conditions(sql, n, p->f, "s2.");
 		snprintf(sql + n, SQL_MAX - n, ")");
 	}
@@ -367,12 +371,12 @@ static int customers_partial_days(struct db_conn *c, const struct qparams *p, in
 
 static int profile_counts(struct db_conn *c, const struct qparams *p, struct dash_summary *out)
 {
-	sqlite3_stmt *stmt =
-		prepare(c,
-			p->f->segment ? "SELECT level, at_risk, n FROM profile_counts WHERE segment = :sg"
-				      : "SELECT level, at_risk, sum(n) FROM profile_counts"
-					" GROUP BY level, at_risk",
-			p);
+	sqlite3_stmt *stmt = prepare(
+	    c,
+	    p->f->segment ? "SELECT level, at_risk, n FROM profile_counts WHERE segment = :sg"
+	                  : "SELECT level, at_risk, sum(n) FROM profile_counts"
+	                    " GROUP BY level, at_risk",
+	    p);
 	if (stmt == NULL)
 		return db_conn_error(c);
 	int rc;
@@ -402,12 +406,12 @@ static int snapshot_end(struct db_conn *c, int err)
 
 static struct qparams params_for(const struct dash_filter *f, const struct split *s)
 {
-	return (struct qparams){view_kind(f), f, s->lo, s->hi, s->head_from, s->head_to,
-				s->tail_from, s->tail_to};
+	return (struct qparams){view_kind(f), f,          s->lo,        s->hi,
+	                        s->head_from, s->head_to, s->tail_from, s->tail_to};
 }
 
 int dash_summary(struct db_conn *c, const struct dash_filter *f, int64_t since, int64_t until,
-		 struct dash_summary *out)
+                 struct dash_summary *out)
 {
 	struct split s;
 	memset(out, 0, sizeof(*out));
@@ -458,7 +462,7 @@ static void add_to_point(void *arg, int64_t day, const struct stats_counts *n)
 }
 
 static int add_partial_to_point(struct db_conn *c, const struct qparams *p, int64_t from,
-				int64_t to, struct trend_ctx *t)
+                                int64_t to, struct trend_ctx *t)
 {
 	struct stats_counts n;
 	memset(&n, 0, sizeof(n));
@@ -471,7 +475,7 @@ static int add_partial_to_point(struct db_conn *c, const struct qparams *p, int6
 }
 
 int dash_trend(struct db_conn *c, const struct dash_filter *f, int64_t since, int64_t until,
-	       enum stats_interval iv, struct dash_point *points, size_t n)
+               enum stats_interval iv, struct dash_point *points, size_t n)
 {
 	if (since >= until || (int64_t)n != dash_trend_points(iv, since, until))
 		return FBD_EINVAL;
@@ -588,7 +592,7 @@ static int row_key(sqlite3_stmt *stmt, enum dash_by by, const char **key)
 }
 
 static int collect_rows(struct db_conn *c, const char *sql, const struct qparams *p,
-			enum dash_by by, struct row_list *l)
+                        enum dash_by by, struct row_list *l)
 {
 	sqlite3_stmt *stmt = prepare(c, sql, p);
 	if (stmt == NULL)
@@ -617,11 +621,11 @@ static int by_count_desc(const void *a, const void *b)
 }
 
 int dash_breakdown(struct db_conn *c, enum dash_by by, int64_t since, int64_t until,
-		   struct dash_row **rows, size_t *n)
+                   struct dash_row **rows, size_t *n)
 {
 	static const char *const columns[] = {"channel", "agent_id", "segment"};
 	static const char *const sub_columns[] = {"channel", "coalesce(agent_id, '')",
-						  "coalesce(segment, '')"};
+	                                          "coalesce(segment, '')"};
 	*rows = NULL;
 	*n = 0;
 	if (since >= until || by < DASH_BY_CHANNEL || by > DASH_BY_SEGMENT)
@@ -638,19 +642,19 @@ int dash_breakdown(struct db_conn *c, enum dash_by by, int64_t since, int64_t un
 		return err;
 	if (s.lo < s.hi) {
 		snprintf(sql, SQL_MAX,
-			 "SELECT %s, " ROLLUP_COLUMNS " FROM rollups WHERE kind = :kind"
-			 " AND day >= :lo AND day < :hi",
-			 columns[by]);
+		         "SELECT %s, " ROLLUP_COLUMNS " FROM rollups WHERE kind = :kind"
+		         " AND day >= :lo AND day < :hi",
+		         columns[by]);
 		err = collect_rows(c, sql, &p, by, &l);
 	}
 	if (err == 0) {
 		snprintf(sql, SQL_MAX,
-			 "SELECT k, " SUBMISSION_SUMS " FROM (SELECT %1$s AS k, nps, csat, effort,"
-			 " expectation, resolved FROM submissions WHERE submitted_at >= :t1"
-			 " AND submitted_at < :t2 UNION ALL SELECT %1$s, nps, csat, effort,"
-			 " expectation, resolved FROM submissions WHERE submitted_at >= :t3"
-			 " AND submitted_at < :t4) GROUP BY k",
-			 sub_columns[by]);
+		         "SELECT k, " SUBMISSION_SUMS " FROM (SELECT %1$s AS k, nps, csat, effort,"
+		         " expectation, resolved FROM submissions WHERE submitted_at >= :t1"
+		         " AND submitted_at < :t2 UNION ALL SELECT %1$s, nps, csat, effort,"
+		         " expectation, resolved FROM submissions WHERE submitted_at >= :t3"
+		         " AND submitted_at < :t4) GROUP BY k",
+		         sub_columns[by]);
 		err = collect_rows(c, sql, &p, by, &l);
 	}
 	err = snapshot_end(c, err);

@@ -59,36 +59,36 @@ static int step_done(struct db_conn *c, sqlite3_stmt *stmt)
 }
 
 static int add_counts(struct db_conn *c, const struct view_key *k, int64_t day,
-		      const struct stats_counts *n)
+                      const struct stats_counts *n)
 {
 	sqlite3_stmt *stmt = db_stmt(
-		c, "INSERT INTO rollups (kind, channel, agent_id, segment, day, responses,"
-		   " nps_count, promoters, passives, detractors, csat_count, csat_positive, csat_sum,"
-		   " effort_count, effort_sum, exp_below, exp_met, exp_exceeded, resolved_count,"
-		   " resolved_yes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		   " ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
-		   " ON CONFLICT (kind, day, channel, agent_id, segment) DO UPDATE SET"
-		   " responses = responses + excluded.responses,"
-		   " nps_count = nps_count + excluded.nps_count,"
-		   " promoters = promoters + excluded.promoters,"
-		   " passives = passives + excluded.passives,"
-		   " detractors = detractors + excluded.detractors,"
-		   " csat_count = csat_count + excluded.csat_count,"
-		   " csat_positive = csat_positive + excluded.csat_positive,"
-		   " csat_sum = csat_sum + excluded.csat_sum,"
-		   " effort_count = effort_count + excluded.effort_count,"
-		   " effort_sum = effort_sum + excluded.effort_sum,"
-		   " exp_below = exp_below + excluded.exp_below,"
-		   " exp_met = exp_met + excluded.exp_met,"
-		   " exp_exceeded = exp_exceeded + excluded.exp_exceeded,"
-		   " resolved_count = resolved_count + excluded.resolved_count,"
-		   " resolved_yes = resolved_yes + excluded.resolved_yes");
+	    c, "INSERT INTO rollups (kind, channel, agent_id, segment, day, responses,"
+	       " nps_count, promoters, passives, detractors, csat_count, csat_positive, csat_sum,"
+	       " effort_count, effort_sum, exp_below, exp_met, exp_exceeded, resolved_count,"
+	       " resolved_yes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	       " ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+	       " ON CONFLICT (kind, day, channel, agent_id, segment) DO UPDATE SET"
+	       " responses = responses + excluded.responses,"
+	       " nps_count = nps_count + excluded.nps_count,"
+	       " promoters = promoters + excluded.promoters,"
+	       " passives = passives + excluded.passives,"
+	       " detractors = detractors + excluded.detractors,"
+	       " csat_count = csat_count + excluded.csat_count,"
+	       " csat_positive = csat_positive + excluded.csat_positive,"
+	       " csat_sum = csat_sum + excluded.csat_sum,"
+	       " effort_count = effort_count + excluded.effort_count,"
+	       " effort_sum = effort_sum + excluded.effort_sum,"
+	       " exp_below = exp_below + excluded.exp_below,"
+	       " exp_met = exp_met + excluded.exp_met,"
+	       " exp_exceeded = exp_exceeded + excluded.exp_exceeded,"
+	       " resolved_count = resolved_count + excluded.resolved_count,"
+	       " resolved_yes = resolved_yes + excluded.resolved_yes");
 	if (stmt == NULL)
 		return db_conn_error(c);
-	const int64_t v[] = {n->responses,      n->nps_count,  n->promoters,     n->passives,
-			     n->detractors,     n->csat_count, n->csat_positive, n->csat_sum,
-			     n->effort_count,   n->effort_sum, n->exp_below,     n->exp_met,
-			     n->exp_exceeded,   n->resolved_count, n->resolved_yes};
+	const int64_t v[] = {n->responses,    n->nps_count,      n->promoters,     n->passives,
+	                     n->detractors,   n->csat_count,     n->csat_positive, n->csat_sum,
+	                     n->effort_count, n->effort_sum,     n->exp_below,     n->exp_met,
+	                     n->exp_exceeded, n->resolved_count, n->resolved_yes};
 	bind_key(stmt, k);
 	sqlite3_bind_int64(stmt, 5, day);
 	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
@@ -98,11 +98,12 @@ static int add_counts(struct db_conn *c, const struct view_key *k, int64_t day,
 
 /* Inserts the customer-day; *is_new tells whether it was not there yet. */
 static int add_customer_day(struct db_conn *c, const struct view_key *k, const char *customer,
-			    int64_t day, bool *is_new)
+                            int64_t day, bool *is_new)
 {
-	sqlite3_stmt *stmt = db_stmt(c, "INSERT INTO customer_days (kind, channel, agent_id,"
-					" segment, customer_id, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-					" ON CONFLICT DO NOTHING");
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "INSERT INTO customer_days (kind, channel, agent_id,"
+	               " segment, customer_id, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	               " ON CONFLICT DO NOTHING");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	bind_key(stmt, k);
@@ -116,13 +117,13 @@ static int add_customer_day(struct db_conn *c, const struct view_key *k, const c
 /* The customer's nearest other day in this view before (or after) day;
  * *found false when there is none. */
 static int neighbour_day(struct db_conn *c, const struct view_key *k, const char *customer,
-			 int64_t day, bool before, int64_t *out, bool *found)
+                         int64_t day, bool before, int64_t *out, bool *found)
 {
 	sqlite3_stmt *stmt = db_stmt(
-		c, before ? "SELECT max(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
-			    " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day < ?6"
-			  : "SELECT min(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
-			    " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day > ?6");
+	    c, before ? "SELECT max(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	                " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day < ?6"
+	              : "SELECT min(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	                " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day > ?6");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	bind_key(stmt, k);
@@ -137,11 +138,12 @@ static int neighbour_day(struct db_conn *c, const struct view_key *k, const char
 }
 
 static int add_gap(struct db_conn *c, const struct view_key *k, int64_t day, int64_t prev,
-		   int delta)
+                   int delta)
 {
-	sqlite3_stmt *stmt = db_stmt(c, "INSERT INTO customer_gaps (kind, channel, agent_id,"
-					" segment, day, prev_day, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-					" ON CONFLICT DO UPDATE SET n = n + excluded.n");
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "INSERT INTO customer_gaps (kind, channel, agent_id,"
+	               " segment, day, prev_day, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	               " ON CONFLICT DO UPDATE SET n = n + excluded.n");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	bind_key(stmt, k);
@@ -154,7 +156,7 @@ static int add_gap(struct db_conn *c, const struct view_key *k, int64_t day, int
 /* A new customer-day links to the customer's previous day; the customer's
  * next day, if any, now follows this one instead of the previous. */
 static int link_customer_day(struct db_conn *c, const struct view_key *k, const char *customer,
-			     int64_t day)
+                             int64_t day)
 {
 	int64_t prev = NO_PREV_DAY, next = 0;
 	bool has_prev = false, has_next = false;

@@ -85,7 +85,7 @@ static void test_csat_and_means(void)
 
 static void test_round_ratio(void)
 {
-	CHECK_DBL(stats_round_ratio(1, 8, 2), 0.13, 1e-12);  /* 0.125 */
+	CHECK_DBL(stats_round_ratio(1, 8, 2), 0.13, 1e-12); /* 0.125 */
 	CHECK_DBL(stats_round_ratio(-1, 8, 2), -0.13, 1e-12);
 	CHECK_DBL(stats_round_ratio(1, 3, 3), 0.333, 1e-12);
 	CHECK_DBL(stats_round_ratio(7, 7, 1), 1.0, 1e-12);
@@ -196,12 +196,12 @@ static void test_days(void)
 static void test_intervals(void)
 {
 	/* ISO weeks start on Monday */
-	CHECK_INT(stats_interval_start(STATS_WEEK, 20780), 20780);     /* Monday itself */
-	CHECK_INT(stats_interval_start(STATS_WEEK, 20779), 20773);     /* Sunday 22nd -> Mon 16th */
-	CHECK_INT(stats_interval_start(STATS_WEEK, 20454), 20451);     /* 2026-01-01 -> 2025-12-29 */
-	CHECK_INT(stats_interval_start(STATS_WEEK, -1), -3);           /* Wed 1969-12-31 -> Mon 29th */
-	CHECK_INT(stats_interval_count(STATS_WEEK, 20779, 20780), 2);  /* Sun, Mon */
-	CHECK_INT(stats_interval_count(STATS_WEEK, 20780, 20786), 1);  /* Mon .. Sun */
+	CHECK_INT(stats_interval_start(STATS_WEEK, 20780), 20780); /* Monday itself */
+	CHECK_INT(stats_interval_start(STATS_WEEK, 20779), 20773); /* Sunday 22nd -> Mon 16th */
+	CHECK_INT(stats_interval_start(STATS_WEEK, 20454), 20451); /* 2026-01-01 -> 2025-12-29 */
+	CHECK_INT(stats_interval_start(STATS_WEEK, -1), -3);       /* Wed 1969-12-31 -> Mon 29th */
+	CHECK_INT(stats_interval_count(STATS_WEEK, 20779, 20780), 2); /* Sun, Mon */
+	CHECK_INT(stats_interval_count(STATS_WEEK, 20780, 20786), 1); /* Mon .. Sun */
 	CHECK_INT(stats_interval_next(STATS_WEEK, 20451), 20458);
 	/* months: 2024-02-29 -> 2024-02-01 (day 19754); next 2024-03-01 (19783) */
 	CHECK_INT(stats_interval_start(STATS_MONTH, 19782), 19754);
