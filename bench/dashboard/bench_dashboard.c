@@ -8,6 +8,7 @@
  * never on UTC midnight (so every summary also reads its partial days).
  *
  *   bench-dashboard [--db PATH] [--submissions N] [--customers C] [--iterations I]
+ *                   [--in-order]
  *
  * An existing database with at least N submissions is reused as is. */
 #include <inttypes.h>
@@ -32,9 +33,13 @@
 struct options {
 	const char *db;
 	long submissions, customers, iterations;
+	bool in_order; /* submitted_at increasing, as live traffic arrives */
 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+/* --in-order: the n-th of total submissions is dated n/total of the way
+ * through the two years; otherwise dates are uniformly random. */
+static long in_order_total, in_order_seq;
 
 static uint64_t rnd(void)
 {
@@ -72,7 +77,12 @@ static int make_submission(struct submission *s, int64_t now, long customers)
 	long cust = below(customers);
 	bool want_segment = below(2) == 0, want_agent = false;
 	s->customer_id = key("cust-", cust);
-	s->submitted_at = now - 1 - below(SPAN_DAYS * (long)DAY);
+	if (in_order_total > 0)
+		s->submitted_at = now - (int64_t)SPAN_DAYS * DAY +
+		                  (int64_t)((double)in_order_seq++ / (double)in_order_total *
+		                            (double)(SPAN_DAYS * (long)DAY - 1));
+	else
+		s->submitted_at = now - 1 - below(SPAN_DAYS * (long)DAY);
 	s->received_at = now;
 	s->submitted_given = true;
 	s->channel = (enum channel)below(CH_COUNT);
@@ -169,6 +179,7 @@ static int load(struct store *st, const struct options *o, int64_t now)
 	struct write_item *items = calloc(JOB_ITEMS, sizeof(*items));
 	if (items == NULL)
 		return FBD_ENOMEM;
+	in_order_total = o->in_order ? o->submissions : 0;
 	int err = writer_start(&wr, st, &wo);
 	double t0 = now_s();
 	for (long done = 0; err == 0 && done < o->submissions; done += JOB_ITEMS) {
@@ -265,7 +276,7 @@ static int measure(struct db_conn *c, const struct bench_case *bc, long iteratio
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	*o = (struct options){"bench/out/dashboard.db", 1000000, 100000, 300};
+	*o = (struct options){"bench/out/dashboard.db", 1000000, 100000, 300, false};
 	for (int i = 1; i < argc; i++) {
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
 		if (next && strcmp(argv[i], "--db") == 0)
@@ -274,7 +285,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->submissions = atol(next);
 		else if (next && strcmp(argv[i], "--customers") == 0)
 			o->customers = atol(next);
-		else if (next && strcmp(argv[i], "--iterations") == 0)
+		else if (strcmp(argv[i], "--in-order") == 0) {
+			o->in_order = true;
+			continue;
+		} else if (next && strcmp(argv[i], "--iterations") == 0)
 			o->iterations = atol(next);
 		else
 			return FBD_EINVAL;
@@ -338,7 +352,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o) != 0) {
 		fprintf(stderr,
 		        "usage: %s [--db PATH] [--submissions N] [--customers C]"
-		        " [--iterations I]\n",
+		        " [--iterations I] [--in-order]\n",
 		        argv[0]);
 		return 2;
 	}
