@@ -70,6 +70,14 @@ CREATE TABLE customer_gaps (
 CREATE INDEX submissions_for_dashboards ON submissions (submitted_at, channel, agent_id,
     segment, customer_id, nps, csat, effort, expectation, resolved);
 
+-- removals counts submissions ever taken out of the rollups (erasure): a
+-- reader that remembered a figure keyed by counts that only grow checks it.
+CREATE TABLE dashboard_state (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    removals INTEGER NOT NULL
+);
+INSERT INTO dashboard_state (id, removals) VALUES (1, 0);
+
 -- Customers by current segment, level (-1 unrated) and at_risk, kept by
 -- triggers so the summary never counts the customers table.
 CREATE TABLE profile_counts (

@@ -25,6 +25,12 @@
  * transaction that inserts s, once per new submission. */
 int rollup_apply(struct db_conn *c, const struct submission *s);
 
+/* Take s (as stored) out of the rollups, for a feature that deletes
+ * submissions (erasure). Call inside the transaction that deletes the row,
+ * after the DELETE. Also tells the readers' caches that counts may have
+ * gone down (dashboard_state.removals). */
+int rollup_remove(struct db_conn *c, const struct submission *s);
+
 /* Filters; NULL / -1 means "any". Strings are borrowed for the call. */
 struct dash_filter {
 	int channel; /* enum channel or -1 */

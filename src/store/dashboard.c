@@ -239,16 +239,17 @@ static void add_total(void *arg, int64_t day, const struct stats_counts *n)
  * while the answer for a given range of whole days rarely changes: new
  * submissions land on today, which is a partial day, not a whole one. An
  * entry is reused only while the view's response count over the same days
- * is unchanged; since submissions are only ever added, an unchanged count
- * means an unchanged set of submissions, hence the same customers. (A
- * feature that deletes submissions must also clear these caches.) Thread
- * local, so readers never contend; each HTTP thread has its own reader. */
+ * and the number of submissions ever removed (rollup_remove) are both
+ * unchanged, read in the same snapshot: with no removal, submissions are
+ * only added, so an unchanged count means an unchanged set of submissions,
+ * hence the same customers. Thread local, so readers never contend; each
+ * HTTP thread has its own reader. */
 #define CUSTOMER_CACHE_SIZE 16
 
 struct customer_cache_entry {
 	bool used;
 	int kind, channel;
-	int64_t lo, hi, responses, customers;
+	int64_t lo, hi, responses, removals, customers;
 	uint64_t last_used;
 	char agent_id[4 * 128 + 1]; /* agent_id is at most 128 characters */
 	char segment[4 * 64 + 1];   /* segment at most 64 */
@@ -272,7 +273,8 @@ static struct customer_cache_entry *cache_find(const struct qparams *p)
 	return NULL;
 }
 
-static void cache_store(const struct qparams *p, int64_t responses, int64_t customers)
+static void cache_store(const struct qparams *p, int64_t responses, int64_t removals,
+                        int64_t customers)
 {
 	const char *agent = p->f->agent_id ? p->f->agent_id : "";
 	const char *segment = p->f->segment ? p->f->segment : "";
@@ -286,9 +288,9 @@ static void cache_store(const struct qparams *p, int64_t responses, int64_t cust
 			if (customer_cache[i].last_used < e->last_used)
 				e = &customer_cache[i];
 	}
-	*e = (struct customer_cache_entry){true,  p->kind,   p->f->channel, p->lo,
-	                                   p->hi, responses, customers,     ++customer_cache_clock,
-	                                   "",    ""};
+	*e = (struct customer_cache_entry){
+	    true,     p->kind,   p->f->channel,          p->lo, p->hi, responses,
+	    removals, customers, ++customer_cache_clock, "",    ""};
 	memcpy(e->agent_id, agent, strlen(agent) + 1);
 	memcpy(e->segment, segment, strlen(segment) + 1);
 }
@@ -325,15 +327,19 @@ static int customers_whole_days(struct db_conn *c, const struct qparams *p, int6
 	*out = 0;
 	if (p->lo >= p->hi || responses == 0)
 		return 0;
+	int64_t removals = 0;
+	int err = scalar(c, "SELECT removals FROM dashboard_state", p, &removals);
+	if (err != 0)
+		return err;
 	struct customer_cache_entry *e = cache_find(p);
-	if (e && e->responses == responses) {
+	if (e && e->responses == responses && e->removals == removals) {
 		e->last_used = ++customer_cache_clock;
 		*out = e->customers;
 		return 0;
 	}
-	int err = count_customers_whole_days(c, p, out);
+	err = count_customers_whole_days(c, p, out);
 	if (err == 0)
-		cache_store(p, responses, *out);
+		cache_store(p, responses, removals, *out);
 	return err;
 }
 

@@ -195,3 +195,102 @@ int rollup_apply(struct db_conn *c, const struct submission *s)
 	}
 	return 0;
 }
+
+/* Negated counters, for a submission taken away. */
+static void negate(struct stats_counts *n)
+{
+	int64_t *fields[] = {&n->responses,    &n->nps_count,      &n->promoters,     &n->passives,
+	                     &n->detractors,   &n->csat_count,     &n->csat_positive, &n->csat_sum,
+	                     &n->effort_count, &n->effort_sum,     &n->exp_below,     &n->exp_met,
+	                     &n->exp_exceeded, &n->resolved_count, &n->resolved_yes};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		*fields[i] = -*fields[i];
+}
+
+/* Whether the customer still has a submission on day in view k (the
+ * removed row is already gone). */
+static int day_still_used(struct db_conn *c, const struct view_key *k, const char *customer,
+                          int64_t day, bool *used)
+{
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "SELECT 1 FROM submissions WHERE customer_id = ?1 AND submitted_at >= ?2"
+	               " AND submitted_at < ?3 AND (?4 < 0 OR channel = ?4)"
+	               " AND (?5 = 0 OR coalesce(agent_id, '') = ?6)"
+	               " AND (?7 = 0 OR coalesce(segment, '') = ?8) LIMIT 1");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	bool by_agent = k->kind == 2 || k->kind == VIEW_ALL;
+	bool by_segment = k->kind == 3 || k->kind == VIEW_ALL;
+	sqlite3_bind_text(stmt, 1, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, day * STATS_DAY_SECONDS);
+	sqlite3_bind_int64(stmt, 3, (day + 1) * STATS_DAY_SECONDS);
+	sqlite3_bind_int(stmt, 4, k->channel);
+	sqlite3_bind_int(stmt, 5, by_agent);
+	sqlite3_bind_text(stmt, 6, k->agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 7, by_segment);
+	sqlite3_bind_text(stmt, 8, k->segment, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	*used = rc == SQLITE_ROW;
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(rc);
+}
+
+static int delete_customer_day(struct db_conn *c, const struct view_key *k, const char *customer,
+                               int64_t day)
+{
+	sqlite3_stmt *stmt = db_stmt(c, "DELETE FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	                                " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5"
+	                                " AND day = ?6");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	bind_key(stmt, k);
+	sqlite3_bind_text(stmt, 5, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, day);
+	return step_done(c, stmt);
+}
+
+/* The inverse of link_customer_day(), once the customer-day is deleted: the
+ * next day, if any, follows the previous one again. */
+static int unlink_customer_day(struct db_conn *c, const struct view_key *k, const char *customer,
+                               int64_t day)
+{
+	int64_t prev = NO_PREV_DAY, next = 0;
+	bool has_prev = false, has_next = false;
+	int err = neighbour_day(c, k, customer, day, true, &prev, &has_prev);
+	if (err == 0)
+		err = neighbour_day(c, k, customer, day, false, &next, &has_next);
+	if (err != 0)
+		return err;
+	if (!has_prev)
+		prev = NO_PREV_DAY;
+	if ((err = add_gap(c, k, day, prev, -1)) != 0)
+		return err;
+	if (!has_next)
+		return 0;
+	if ((err = add_gap(c, k, next, day, -1)) != 0)
+		return err;
+	return add_gap(c, k, next, prev, 1);
+}
+
+int rollup_remove(struct db_conn *c, const struct submission *s)
+{
+	struct stats_counts n;
+	memset(&n, 0, sizeof(n));
+	stats_add_submission(&n, s);
+	negate(&n);
+	int64_t day = stats_day_of(s->submitted_at);
+	for (int kind = 0; kind < VIEW_COUNT; kind++) {
+		struct view_key k = view_of(s, kind);
+		bool used = true;
+		int err = add_counts(c, &k, day, &n);
+		if (err == 0)
+			err = day_still_used(c, &k, s->customer_id, day, &used);
+		if (err == 0 && !used)
+			err = delete_customer_day(c, &k, s->customer_id, day);
+		if (err == 0 && !used && kind != VIEW_ALL)
+			err = unlink_customer_day(c, &k, s->customer_id, day);
+		if (err != 0)
+			return err;
+	}
+	return db_exec(c, "UPDATE dashboard_state SET removals = removals + 1");
+}
