@@ -2,11 +2,11 @@
  *
  * A period [since, until) splits into the whole UTC days it covers, read
  * from the rollups, and at most two partial days at its ends, read from the
- * submissions (index submissions_by_time). The view is the narrowest one
- * that answers the filters: kinds 0..3 have one key per day, so a range of
- * days is one index range; combined filters read view 4, whose key has all
- * three dimensions, with an IN list over the channels when the channel is
- * not fixed so that the primary key can still be used.
+ * submissions (covering index submissions_for_dashboards). The view is the
+ * narrowest one that answers the filters: kinds 0..3 have one key per day,
+ * so a range of days is one index range; combined filters read view 4,
+ * whose key has all three dimensions, with an IN list over the channels
+ * when the channel is not fixed so that an index can still be used.
  *
  * Statements use named parameters (:kind, :ch, :ag, :sg, :lo, :hi, ...)
  * and every query binds all of them that its text uses, which keeps the
