@@ -18,6 +18,9 @@ void api_healthz(struct http_request *req);
 void api_readyz(struct http_request *req);
 void api_metrics(struct http_request *req);
 void api_openapi(struct http_request *req);
+void api_dashboard_summary(struct http_request *req);
+void api_dashboard_trend(struct http_request *req);
+void api_dashboard_breakdown(struct http_request *req);
 
 /* Shared by the POST handlers. */
 bool api_idempotency_key_valid(const char *key);

@@ -19,7 +19,7 @@
 #include "feedbackd/store.h"
 #include "store/migrations.h"
 
-#define STMT_CACHE_SLOTS 128 /* power of two */
+#define STMT_CACHE_SLOTS 256 /* power of two; the responses list alone may build 128 texts */
 #define BUSY_TIMEOUT_MS 5000
 
 struct db_stmt_slot {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feedbackd/dashboard.h"
 #include "feedbackd/error.h"
 #include "feedbackd/uuid7.h"
 #include "feedbackd/writer.h"
@@ -201,6 +202,8 @@ static int store_new_submission(struct db_conn *c, struct write_item *item)
 	if ((err = upsert_customer(c, s)) != 0)
 		return err;
 	if ((err = mark_dirty(c, s)) != 0)
+		return err;
+	if ((err = rollup_apply(c, s)) != 0)
 		return err;
 	item->status = WRITE_CREATED;
 	return 0;

@@ -151,7 +151,7 @@ class DiskFullTest(unittest.TestCase):
     def test_real_full_file_system(self):
         mnt = os.path.join(self.tmp, "mnt")
         os.mkdir(mnt)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt], check=True)
         try:
             ballast = os.path.join(mnt, "ballast")
             with open(ballast, "wb") as f:

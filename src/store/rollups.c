@@ -1,0 +1,296 @@
+/* Write side of the dashboard aggregates (schema: migrations/003).
+ *
+ * Why views: one table keyed by (day, channel, agent, segment) alone would
+ * hold about one row per submission once agents are many, so an unfiltered
+ * summary would read nearly as many rows as the submissions table. Each
+ * submission therefore goes into five views — no filter, by channel, by
+ * agent, by segment, and by all three (for combined filters) — and a query
+ * reads the narrowest view that answers it: one row per day when unfiltered.
+ *
+ * Distinct customers do not add up across days, so for views 0..3 each new
+ * (customer, day) also records the customer's previous day in that view
+ * (customer_gaps): the customers of days [a, b] are the customer-days in
+ * [a, b] whose previous day is before a. A submission that arrives out of
+ * order (submitted_at in the past) lands between two days of the customer
+ * and re-links the later one. */
+#include <string.h>
+
+#include "feedbackd/dashboard.h"
+#include "feedbackd/error.h"
+
+#define NO_PREV_DAY (-9999999)
+#define VIEW_COUNT 5
+#define VIEW_ALL 4
+
+struct view_key {
+	int kind;
+	int channel;
+	const char *agent_id;
+	const char *segment;
+};
+
+static struct view_key view_of(const struct submission *s, int kind)
+{
+	struct view_key k = {kind, -1, "", ""};
+	if (kind == 1 || kind == VIEW_ALL)
+		k.channel = (int)s->channel;
+	if ((kind == 2 || kind == VIEW_ALL) && s->agent_id)
+		k.agent_id = s->agent_id;
+	if ((kind == 3 || kind == VIEW_ALL) && s->segment)
+		k.segment = s->segment;
+	return k;
+}
+
+static void bind_key(sqlite3_stmt *stmt, const struct view_key *k)
+{
+	sqlite3_bind_int(stmt, 1, k->kind);
+	sqlite3_bind_int(stmt, 2, k->channel);
+	sqlite3_bind_text(stmt, 3, k->agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, k->segment, -1, SQLITE_STATIC);
+}
+
+static int step_done(struct db_conn *c, sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return db_conn_error(c);
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? 0 : db_error(rc);
+}
+
+static int add_counts(struct db_conn *c, const struct view_key *k, int64_t day,
+                      const struct stats_counts *n)
+{
+	sqlite3_stmt *stmt = db_stmt(
+	    c, "INSERT INTO rollups (kind, channel, agent_id, segment, day, responses,"
+	       " nps_count, promoters, passives, detractors, csat_count, csat_positive, csat_sum,"
+	       " effort_count, effort_sum, exp_below, exp_met, exp_exceeded, resolved_count,"
+	       " resolved_yes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	       " ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+	       " ON CONFLICT (kind, day, channel, agent_id, segment) DO UPDATE SET"
+	       " responses = responses + excluded.responses,"
+	       " nps_count = nps_count + excluded.nps_count,"
+	       " promoters = promoters + excluded.promoters,"
+	       " passives = passives + excluded.passives,"
+	       " detractors = detractors + excluded.detractors,"
+	       " csat_count = csat_count + excluded.csat_count,"
+	       " csat_positive = csat_positive + excluded.csat_positive,"
+	       " csat_sum = csat_sum + excluded.csat_sum,"
+	       " effort_count = effort_count + excluded.effort_count,"
+	       " effort_sum = effort_sum + excluded.effort_sum,"
+	       " exp_below = exp_below + excluded.exp_below,"
+	       " exp_met = exp_met + excluded.exp_met,"
+	       " exp_exceeded = exp_exceeded + excluded.exp_exceeded,"
+	       " resolved_count = resolved_count + excluded.resolved_count,"
+	       " resolved_yes = resolved_yes + excluded.resolved_yes");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	const int64_t v[] = {n->responses,    n->nps_count,      n->promoters,     n->passives,
+	                     n->detractors,   n->csat_count,     n->csat_positive, n->csat_sum,
+	                     n->effort_count, n->effort_sum,     n->exp_below,     n->exp_met,
+	                     n->exp_exceeded, n->resolved_count, n->resolved_yes};
+	bind_key(stmt, k);
+	sqlite3_bind_int64(stmt, 5, day);
+	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
+		sqlite3_bind_int64(stmt, 6 + i, v[i]);
+	return step_done(c, stmt);
+}
+
+/* Inserts the customer-day; *is_new tells whether it was not there yet. */
+static int add_customer_day(struct db_conn *c, const struct view_key *k, const char *customer,
+                            int64_t day, bool *is_new)
+{
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "INSERT INTO customer_days (kind, channel, agent_id,"
+	               " segment, customer_id, day) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	               " ON CONFLICT DO NOTHING");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	bind_key(stmt, k);
+	sqlite3_bind_text(stmt, 5, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, day);
+	int err = step_done(c, stmt);
+	*is_new = err == 0 && sqlite3_changes(c->db) == 1;
+	return err;
+}
+
+/* The customer's nearest other day in this view before (or after) day;
+ * *found false when there is none. */
+static int neighbour_day(struct db_conn *c, const struct view_key *k, const char *customer,
+                         int64_t day, bool before, int64_t *out, bool *found)
+{
+	sqlite3_stmt *stmt = db_stmt(
+	    c, before ? "SELECT max(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	                " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day < ?6"
+	              : "SELECT min(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	                " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day > ?6");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	bind_key(stmt, k);
+	sqlite3_bind_text(stmt, 5, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, day);
+	int rc = sqlite3_step(stmt);
+	*found = rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL;
+	if (*found)
+		*out = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? 0 : db_error(rc);
+}
+
+static int add_gap(struct db_conn *c, const struct view_key *k, int64_t day, int64_t prev,
+                   int delta)
+{
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "INSERT INTO customer_gaps (kind, channel, agent_id,"
+	               " segment, day, prev_day, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	               " ON CONFLICT DO UPDATE SET n = n + excluded.n");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	bind_key(stmt, k);
+	sqlite3_bind_int64(stmt, 5, day);
+	sqlite3_bind_int64(stmt, 6, prev);
+	sqlite3_bind_int(stmt, 7, delta);
+	return step_done(c, stmt);
+}
+
+/* A new customer-day links to the customer's previous day; the customer's
+ * next day, if any, now follows this one instead of the previous. */
+static int link_customer_day(struct db_conn *c, const struct view_key *k, const char *customer,
+                             int64_t day)
+{
+	int64_t prev = NO_PREV_DAY, next = 0;
+	bool has_prev = false, has_next = false;
+	int err = neighbour_day(c, k, customer, day, true, &prev, &has_prev);
+	if (err == 0)
+		err = neighbour_day(c, k, customer, day, false, &next, &has_next);
+	if (err != 0)
+		return err;
+	if (!has_prev)
+		prev = NO_PREV_DAY;
+	if ((err = add_gap(c, k, day, prev, 1)) != 0)
+		return err;
+	if (!has_next)
+		return 0;
+	if ((err = add_gap(c, k, next, prev, -1)) != 0)
+		return err;
+	return add_gap(c, k, next, day, 1);
+}
+
+int rollup_apply(struct db_conn *c, const struct submission *s)
+{
+	struct stats_counts n;
+	memset(&n, 0, sizeof(n));
+	stats_add_submission(&n, s);
+	int64_t day = stats_day_of(s->submitted_at);
+	for (int kind = 0; kind < VIEW_COUNT; kind++) {
+		struct view_key k = view_of(s, kind);
+		bool is_new = false;
+		int err = add_counts(c, &k, day, &n);
+		if (err == 0)
+			err = add_customer_day(c, &k, s->customer_id, day, &is_new);
+		if (err == 0 && is_new && kind != VIEW_ALL)
+			err = link_customer_day(c, &k, s->customer_id, day);
+		if (err != 0)
+			return err;
+	}
+	return 0;
+}
+
+/* Negated counters, for a submission taken away. */
+static void negate(struct stats_counts *n)
+{
+	int64_t *fields[] = {&n->responses,    &n->nps_count,      &n->promoters,     &n->passives,
+	                     &n->detractors,   &n->csat_count,     &n->csat_positive, &n->csat_sum,
+	                     &n->effort_count, &n->effort_sum,     &n->exp_below,     &n->exp_met,
+	                     &n->exp_exceeded, &n->resolved_count, &n->resolved_yes};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		*fields[i] = -*fields[i];
+}
+
+/* Whether the customer still has a submission on day in view k (the
+ * removed row is already gone). */
+static int day_still_used(struct db_conn *c, const struct view_key *k, const char *customer,
+                          int64_t day, bool *used)
+{
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "SELECT 1 FROM submissions WHERE customer_id = ?1 AND submitted_at >= ?2"
+	               " AND submitted_at < ?3 AND (?4 < 0 OR channel = ?4)"
+	               " AND (?5 = 0 OR coalesce(agent_id, '') = ?6)"
+	               " AND (?7 = 0 OR coalesce(segment, '') = ?8) LIMIT 1");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	bool by_agent = k->kind == 2 || k->kind == VIEW_ALL;
+	bool by_segment = k->kind == 3 || k->kind == VIEW_ALL;
+	sqlite3_bind_text(stmt, 1, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, day * STATS_DAY_SECONDS);
+	sqlite3_bind_int64(stmt, 3, (day + 1) * STATS_DAY_SECONDS);
+	sqlite3_bind_int(stmt, 4, k->channel);
+	sqlite3_bind_int(stmt, 5, by_agent);
+	sqlite3_bind_text(stmt, 6, k->agent_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 7, by_segment);
+	sqlite3_bind_text(stmt, 8, k->segment, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	*used = rc == SQLITE_ROW;
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(rc);
+}
+
+static int delete_customer_day(struct db_conn *c, const struct view_key *k, const char *customer,
+                               int64_t day)
+{
+	sqlite3_stmt *stmt = db_stmt(c, "DELETE FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	                                " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5"
+	                                " AND day = ?6");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	bind_key(stmt, k);
+	sqlite3_bind_text(stmt, 5, customer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, day);
+	return step_done(c, stmt);
+}
+
+/* The inverse of link_customer_day(), once the customer-day is deleted: the
+ * next day, if any, follows the previous one again. */
+static int unlink_customer_day(struct db_conn *c, const struct view_key *k, const char *customer,
+                               int64_t day)
+{
+	int64_t prev = NO_PREV_DAY, next = 0;
+	bool has_prev = false, has_next = false;
+	int err = neighbour_day(c, k, customer, day, true, &prev, &has_prev);
+	if (err == 0)
+		err = neighbour_day(c, k, customer, day, false, &next, &has_next);
+	if (err != 0)
+		return err;
+	if (!has_prev)
+		prev = NO_PREV_DAY;
+	if ((err = add_gap(c, k, day, prev, -1)) != 0)
+		return err;
+	if (!has_next)
+		return 0;
+	if ((err = add_gap(c, k, next, day, -1)) != 0)
+		return err;
+	return add_gap(c, k, next, prev, 1);
+}
+
+int rollup_remove(struct db_conn *c, const struct submission *s)
+{
+	struct stats_counts n;
+	memset(&n, 0, sizeof(n));
+	stats_add_submission(&n, s);
+	negate(&n);
+	int64_t day = stats_day_of(s->submitted_at);
+	for (int kind = 0; kind < VIEW_COUNT; kind++) {
+		struct view_key k = view_of(s, kind);
+		bool used = true;
+		int err = add_counts(c, &k, day, &n);
+		if (err == 0)
+			err = day_still_used(c, &k, s->customer_id, day, &used);
+		if (err == 0 && !used)
+			err = delete_customer_day(c, &k, s->customer_id, day);
+		if (err == 0 && !used && kind != VIEW_ALL)
+			err = unlink_customer_day(c, &k, s->customer_id, day);
+		if (err != 0)
+			return err;
+	}
+	return db_exec(c, "UPDATE dashboard_state SET removals = removals + 1");
+}

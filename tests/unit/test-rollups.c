@@ -1,0 +1,254 @@
+/* The dashboard aggregates against the submissions they summarise, on a real
+ * SQLite database in a temporary folder: random submissions stored through
+ * the writer in random date order, some removed again with rollup_remove(),
+ * and every answer compared with a brute-force query over the submissions
+ * table. Also rebuilds the aggregates with migration 003's backfill and
+ * checks it yields the same tables as the incremental upkeep. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "feedbackd/dashboard.h"
+#include "feedbackd/error.h"
+#include "feedbackd/writer.h"
+#include "store/migrations.h"
+
+#define N_SUBMISSIONS 700
+#define N_REMOVED 200
+#define BASE_DAY 20400 /* 2025-11-09 */
+#define SPAN_DAYS 40
+#define DAY 86400
+
+static uint64_t rng = 88172645463325252ULL;
+
+static long below(long n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (long)(rng % (uint64_t)n);
+}
+
+static char *pick(const char *const names[], long n)
+{
+	return strdup(names[below(n)]);
+}
+
+static void make(struct submission *s)
+{
+	static const char *const customers[] = {"c1", "c2", "c3", "c4",  "c5",  "c6",
+	                                        "c7", "c8", "c9", "c10", "c11", "c12"};
+	static const char *const agents[] = {"a", "b"};
+	static const char *const segments[] = {"gold", "tin"};
+	submission_init(s);
+	s->customer_id = pick(customers, 12);
+	s->channel = (enum channel)below(3);
+	if (below(3) != 0)
+		s->agent_id = pick(agents, 2);
+	if (below(10) < 3)
+		s->segment = pick(segments, 2);
+	s->submitted_at = (int64_t)BASE_DAY * DAY + below(SPAN_DAYS * DAY);
+	s->received_at = s->submitted_at;
+	s->submitted_given = true;
+	s->nps = (int)below(11);
+	s->csat = below(2) ? 1 + (int)below(5) : -1;
+}
+
+static void done(struct write_job *job, void *arg)
+{
+	(void)job;
+	*(volatile int *)arg = 1;
+}
+
+/* Stores every item through the writer; the items then hold the stored rows. */
+static int load(struct store *st, struct write_item *items, size_t n)
+{
+	struct writer *w = NULL;
+	struct writer_options wo = {.capacity = n};
+	volatile int finished = 0;
+	struct write_job job = {.items = items, .n = n, .done = done, .arg = (void *)&finished};
+	for (size_t i = 0; i < n; i++)
+		make(&items[i].sub);
+	int err = writer_start(&w, st, &wo);
+	if (err == 0)
+		err = writer_submit(w, &job);
+	writer_stop(w); /* commits what is queued */
+	for (size_t i = 0; err == 0 && i < n; i++)
+		if (items[i].status != WRITE_CREATED)
+			err = FBD_EDB;
+	return err == 0 && finished ? 0 : FBD_EDB;
+}
+
+static int remove_one(struct db_conn *c, const struct submission *s)
+{
+	int err = db_exec(c, "BEGIN IMMEDIATE");
+	sqlite3_stmt *del = err == 0 ? db_stmt(c, "DELETE FROM submissions WHERE id = ?") : NULL;
+	if (err == 0 && del == NULL)
+		err = db_conn_error(c);
+	if (err == 0) {
+		sqlite3_bind_text(del, 1, s->id, -1, SQLITE_STATIC);
+		err = sqlite3_step(del) == SQLITE_DONE ? 0 : FBD_EDB;
+		sqlite3_reset(del);
+	}
+	if (err == 0)
+		err = rollup_remove(c, s);
+	return db_exec(c, err == 0 ? "COMMIT" : "ROLLBACK") == 0 ? err : FBD_EDB;
+}
+
+struct truth {
+	int64_t responses, customers, promoters, detractors, csat_count, csat_sum;
+};
+
+static struct truth brute_force(struct db_conn *c, const struct dash_filter *f, int64_t since,
+                                int64_t until)
+{
+	struct truth t = {-1, -1, -1, -1, -1, -1};
+	sqlite3_stmt *stmt = db_stmt(
+	    c, "SELECT count(*), count(DISTINCT customer_id), coalesce(sum(nps >= 9), 0),"
+	       " coalesce(sum(nps <= 6), 0), count(csat), coalesce(sum(csat), 0) FROM submissions"
+	       " WHERE submitted_at >= ?1 AND submitted_at < ?2 AND (?3 < 0 OR channel = ?3)"
+	       " AND (?4 IS NULL OR agent_id = ?4) AND (?5 IS NULL OR segment = ?5)");
+	if (stmt == NULL)
+		return t;
+	sqlite3_bind_int64(stmt, 1, since);
+	sqlite3_bind_int64(stmt, 2, until);
+	sqlite3_bind_int(stmt, 3, f->channel);
+	if (f->agent_id)
+		sqlite3_bind_text(stmt, 4, f->agent_id, -1, SQLITE_STATIC);
+	if (f->segment)
+		sqlite3_bind_text(stmt, 5, f->segment, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		t = (struct truth){sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1),
+		                   sqlite3_column_int64(stmt, 2), sqlite3_column_int64(stmt, 3),
+		                   sqlite3_column_int64(stmt, 4), sqlite3_column_int64(stmt, 5)};
+	sqlite3_reset(stmt);
+	return t;
+}
+
+static const struct dash_filter filters[] = {
+    {-1, NULL, NULL}, {1, NULL, NULL},  {-1, "a", NULL},   {-1, NULL, "gold"},
+    {0, "b", NULL},   {-1, "a", "tin"}, {2, NULL, "gold"}, {1, "a", "gold"},
+};
+
+/* The same periods every round, so that remembered customer counts are
+ * reused and must notice removals. */
+static void compare_all(struct db_conn *c, const char *round)
+{
+	uint64_t saved = rng;
+	rng = 0x1234567ULL;
+	for (int i = 0; i < 60; i++) {
+		const struct dash_filter *f = &filters[i % 8];
+		int64_t since = (int64_t)(BASE_DAY - 1) * DAY + below((SPAN_DAYS + 1) * DAY);
+		int64_t until = since + 1 + below(20 * DAY);
+		if (i % 5 == 0) /* whole days too */
+			since -= since % DAY, until -= until % DAY - DAY;
+		struct dash_summary s;
+		struct truth t = brute_force(c, f, since, until);
+		int err = dash_summary(c, f, since, until, &s);
+		CHECK_INT(err, 0);
+		if (s.counts.responses != t.responses || s.customers != t.customers ||
+		    s.counts.promoters != t.promoters || s.counts.detractors != t.detractors ||
+		    s.counts.csat_count != t.csat_count || s.counts.csat_sum != t.csat_sum)
+			fprintf(stderr, "%s: period %d filter %d differs\n", round, i, i % 8);
+		CHECK_INT(s.counts.responses, t.responses);
+		CHECK_INT(s.customers, t.customers);
+		CHECK_INT(s.counts.promoters, t.promoters);
+		CHECK_INT(s.counts.detractors, t.detractors);
+		CHECK_INT(s.counts.csat_count, t.csat_count);
+		CHECK_INT(s.counts.csat_sum, t.csat_sum);
+	}
+	rng = saved;
+}
+
+/* A digest of the aggregate tables, to compare two ways of building them. */
+static int64_t table_digest(struct db_conn *c, const char *sql)
+{
+	sqlite3_stmt *stmt = db_stmt(c, sql);
+	int64_t h = 0;
+	if (stmt == NULL)
+		return -1;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		const unsigned char *row = sqlite3_column_text(stmt, 0);
+		for (; row && *row; row++)
+			h = h * 1099511628211LL + *row;
+		h = h * 31 + 7;
+	}
+	sqlite3_reset(stmt);
+	return h;
+}
+
+static const char *const digests[] = {
+    "SELECT kind || ',' || channel || ',' || agent_id || ',' || segment || ',' || day || ','"
+    " || responses || ',' || nps_count || ',' || promoters || ',' || passives || ','"
+    " || detractors || ',' || csat_count || ',' || csat_positive || ',' || csat_sum || ','"
+    " || effort_count || ',' || exp_met || ',' || resolved_count FROM rollups"
+    " WHERE responses != 0 ORDER BY kind, day, channel, agent_id, segment",
+    "SELECT kind || ',' || channel || ',' || agent_id || ',' || segment || ',' || customer_id"
+    " || ',' || day FROM customer_days ORDER BY 1",
+    "SELECT kind || ',' || channel || ',' || agent_id || ',' || segment || ',' || day || ','"
+    " || prev_day || ',' || n FROM customer_gaps WHERE n != 0 ORDER BY 1",
+};
+
+/* Empty the aggregates and run the backfill part of migration 003. */
+static int rebuild_with_backfill(struct db_conn *c)
+{
+	const char *sql = NULL;
+	for (int i = 0; i < migrations_count; i++)
+		if (migrations[i].version == 3)
+			sql = strstr(migrations[i].sql, "-- Backfill");
+	if (sql == NULL)
+		return FBD_EINVAL;
+	int rc = sqlite3_exec(c->db,
+	                      "BEGIN; DELETE FROM rollups; DELETE FROM customer_days;"
+	                      " DELETE FROM customer_gaps; DELETE FROM profile_counts;",
+	                      NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : FBD_EDB;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/test-rollups-XXXXXX", path[64];
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/f.db", dir);
+	struct store_options so = {.path = path, .sync = FBD_SYNC_NORMAL, .cache_mb = 8};
+	struct store *st = NULL;
+	struct db_conn *c = NULL;
+	struct write_item *items = calloc(N_SUBMISSIONS, sizeof(*items));
+	CHECK(items != NULL);
+	CHECK_INT(store_open(&st, &so), 0);
+	CHECK_INT(db_conn_open(&c, &so, true), 0);
+	if (items == NULL || st == NULL || c == NULL)
+		return check_report("rollups");
+	CHECK_INT(load(st, items, N_SUBMISSIONS), 0);
+	compare_all(c, "stored");
+	for (int i = 0; i < N_REMOVED; i++) /* every third one, spread over the dates */
+		CHECK_INT(remove_one(c, &items[(size_t)i * 3].sub), 0);
+	compare_all(c, "after removals");
+
+	int64_t before[3], after[3];
+	for (int i = 0; i < 3; i++)
+		before[i] = table_digest(c, digests[i]);
+	CHECK_INT(rebuild_with_backfill(c), 0);
+	for (int i = 0; i < 3; i++) {
+		after[i] = table_digest(c, digests[i]);
+		CHECK(before[i] == after[i]);
+	}
+	compare_all(c, "after backfill");
+
+	for (size_t i = 0; i < N_SUBMISSIONS; i++)
+		submission_release(&items[i].sub);
+	free(items);
+	db_conn_close(c);
+	store_close(st);
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+	return check_report("rollups");
+}
