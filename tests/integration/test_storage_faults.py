@@ -6,7 +6,7 @@ and the service recovers by itself when space returns.
 
 Disk full is produced two ways: always with max_db_pages (SQLite's
 max_page_count, which fails exactly like a full disk), and, when this
-process may mount file systems (root), with a real 1 MiB tmpfs. A read-only
+process may mount file systems (root), with a real 2 MiB tmpfs. A read-only
 database is produced by starting on a write-protected file (as root the
 server then runs as nobody, since root ignores file modes). (Remounting a
 file system read-only under a running server is not possible while it holds
