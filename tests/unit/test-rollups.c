@@ -166,17 +166,17 @@ static void compare_all(struct db_conn *c, const char *round)
 static int64_t table_digest(struct db_conn *c, const char *sql)
 {
 	sqlite3_stmt *stmt = db_stmt(c, sql);
-	int64_t h = 0;
+	uint64_t h = 0; /* unsigned: the hash is meant to wrap */
 	if (stmt == NULL)
 		return -1;
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		const unsigned char *row = sqlite3_column_text(stmt, 0);
 		for (; row && *row; row++)
-			h = h * 1099511628211LL + *row;
+			h = h * 1099511628211ULL + *row;
 		h = h * 31 + 7;
 	}
 	sqlite3_reset(stmt);
-	return h;
+	return (int64_t)(h >> 1); /* never -1 */
 }
 
 static const char *const digests[] = {
