@@ -50,7 +50,7 @@ struct fbd_config {
 	int max_per_ip;         /* per client address, default 256 */
 	int queue_capacity;     /* submissions waiting for the writer, default 8192 */
 	int rate_limit;         /* requests/s per API key (per address with auth off); 0: off */
-	int rate_burst;         /* requests a key may send at once, default 2000 */
+	int rate_burst;         /* requests a key may send at once, default 40000 */
 
 	/* storage */
 	enum fbd_sync_mode sync; /* default FULL */

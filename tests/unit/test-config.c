@@ -46,8 +46,8 @@ static void check_defaults(const struct fbd_config *c)
 	CHECK_INT(c->request_timeout_s, 30);
 	CHECK_INT(c->max_connections, 4096);
 	CHECK_INT(c->max_per_ip, 1024);
-	CHECK_INT(c->rate_limit, 1000);
-	CHECK_INT(c->rate_burst, 2000);
+	CHECK_INT(c->rate_limit, 20000);
+	CHECK_INT(c->rate_burst, 40000);
 	CHECK_INT(c->queue_capacity, 8192);
 	CHECK_INT(c->sync, FBD_SYNC_FULL);
 	CHECK_INT(c->cache_mb, 16);
