@@ -29,6 +29,7 @@ Usage: test_openapi.py BUILD/feedbackd
    loosely). Three servers: defaults; rate_limit 1/s (429); a database capped
    at its initial size with request_timeout 1 s (503, 408).
 """
+import datetime
 import json
 import math
 import os
@@ -581,13 +582,26 @@ def check_reads(doc, srv, stored, nps):
     checked(doc, srv, 'GET', '/v1/dashboard/summary?channel=chat&agent_id=a-1&segment=vip', 200)
     checked(doc, srv, 'GET', '/v1/dashboard/summary?since=2026-01-01T00:00:00Z&until=2025-01-01T00:00:00Z', 422)
     checked(doc, srv, 'GET', '/v1/dashboard/summary?channel=fax', 422)
+    # The default period ends now, exclusive: the submissions of this very
+    # second are not in it, so the period is given to include them.
+    now = harness.utcnow()
+    period = f'since={harness.iso(now - datetime.timedelta(days=2))}&until={harness.iso(now + datetime.timedelta(days=1))}'
+    summary = checked(doc, srv, 'GET', f'/v1/dashboard/summary?{period}', 200)
+    check(isinstance(summary, dict) and summary.get('nps', {}).get('count', 0) > 0,
+          f'the summary checked has no NPS ratings: {summary}')
     for metric in ('nps', 'csat', 'effort', 'responses'):
         for interval in ('day', 'week', 'month'):
             checked(doc, srv, 'GET', f'/v1/dashboard/trend?metric={metric}&interval={interval}', 200)
+            trend = checked(doc, srv, 'GET', f'/v1/dashboard/trend?metric={metric}&interval={interval}&{period}', 200)
+            check(isinstance(trend, dict) and any(p.get('value') is not None for p in trend.get('points', [])),
+                  f'the {metric} trend checked has no values: {trend}')
     checked(doc, srv, 'GET', '/v1/dashboard/trend', 422)
     checked(doc, srv, 'GET', '/v1/dashboard/trend?metric=nps&since=2020-01-01T00:00:00Z', 422)
     for by in ('channel', 'agent', 'segment'):
         checked(doc, srv, 'GET', f'/v1/dashboard/breakdown?by={by}', 200)
+        rows = checked(doc, srv, 'GET', f'/v1/dashboard/breakdown?by={by}&{period}', 200)
+        keys = [r.get('key') for r in rows.get('data', [])] if isinstance(rows, dict) else []
+        check(len(keys) >= 2 and (by == 'channel' or None in keys), f'breakdown by {by}: rows checked {keys}')
     checked(doc, srv, 'GET', '/v1/dashboard/breakdown', 422)
     checked(doc, srv, 'GET', '/v1/dashboard/breakdown?by=channel&channel=chat', 422)
     for path in ('/healthz', '/readyz', '/metrics', '/openapi.json'):
