@@ -40,6 +40,18 @@ void query_collect(struct http_request *req, const char *const allowed[],
 	(void)http_query_each(req, collect_one, &c);
 }
 
+bool query_reject_any(struct http_request *req)
+{
+	static const char *const none[] = {NULL};
+	const char *values[QUERY_MAX_PARAMS];
+	struct validation v = {0};
+	query_collect(req, none, values, &v);
+	if (v.n == 0)
+		return false;
+	http_reply_problem(req, 422, "this endpoint takes no query parameters", &v);
+	return true;
+}
+
 bool query_int(const char *value, const char *name, long min, long max, long *out,
 	       struct validation *v)
 {
