@@ -80,8 +80,8 @@ class ReviewTest(unittest.TestCase):
         sid = str(uuid.uuid4())
         self.post("/v1/nps", {"id": sid, "customer_id": "plus-1", "score": 9,
                               "submitted_at": "2026-01-10T12:00:00Z"})
-        for since, until, n in (("2026-01-10T13:00:00+01:00", "2026-01-10T14:00:00+02:00", 1),
-                                ("2026-01-10T13:00:01+01:00", "2026-01-10T14:00:00+02:00", 0)):
+        for since, until, n in (("2026-01-10T13:00:00+01:00", "2026-01-10T15:00:00+02:00", 1),
+                                ("2026-01-10T13:00:01+01:00", "2026-01-10T15:00:00+02:00", 0)):
             r = self.srv.request(
                 "GET", f"/v1/responses?customer_id=plus-1&since={since}&until={until}")
             self.assertEqual(r.status, 200, r.body)
