@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "api/query.h"
 #include "api/idem.h"
 #include "feedbackd/api.h"
 #include "feedbackd/error.h"
@@ -235,7 +236,7 @@ static bool batch_prepare(struct http_request *req, struct batch_write *b)
 void api_post_batch(struct http_request *req)
 {
 	struct api_env *env = req->app;
-	if (!api_check_headers(req))
+	if (query_reject_any(req) || !api_check_headers(req))
 		return;
 	struct batch_write *b = calloc(1, sizeof(*b));
 	if (b == NULL) {

@@ -124,6 +124,8 @@ void api_get_customer(struct http_request *req)
 {
 	struct api_env *env = req->app;
 	const char *id = req->params[0];
+	if (query_reject_any(req))
+		return;
 	if (!customer_id_valid(id)) {
 		http_reply_problem(req, 404, "no customer with this id", NULL);
 		return;

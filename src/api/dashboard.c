@@ -62,8 +62,11 @@ static void parse_period(const char *p[], int64_t now, struct dash_query *q, str
 {
 	bool has_since = p[D_SINCE] && query_time(p[D_SINCE], "since", &q->since, v);
 	bool has_until = p[D_UNTIL] && query_time(p[D_UNTIL], "until", &q->until, v);
+	/* Stored times are whole seconds and now is the second the request
+	 * arrived in: a submission stored earlier in that second is before the
+	 * true now, so the default period ends with the end of this second. */
 	if (!has_until)
-		q->until = now;
+		q->until = now + 1;
 	if (!has_since)
 		q->since = q->until - DEFAULT_PERIOD_S;
 	if ((p[D_SINCE] == NULL || has_since) && (p[D_UNTIL] == NULL || has_until) &&

@@ -40,6 +40,18 @@ void query_collect(struct http_request *req, const char *const allowed[],
 	(void)http_query_each(req, collect_one, &c);
 }
 
+bool query_reject_any(struct http_request *req)
+{
+	static const char *const none[] = {NULL};
+	const char *values[QUERY_MAX_PARAMS];
+	struct validation v = {0};
+	query_collect(req, none, values, &v);
+	if (v.n == 0)
+		return false;
+	http_reply_problem(req, 422, "this endpoint takes no query parameters", &v);
+	return true;
+}
+
 bool query_int(const char *value, const char *name, long min, long max, long *out,
 	       struct validation *v)
 {
@@ -55,8 +67,21 @@ bool query_int(const char *value, const char *name, long min, long max, long *ou
 	return true;
 }
 
+/* The longest RFC 3339 date-time: 19 + "." and 9 digits + "+hh:mm". */
+#define QUERY_TIME_MAX 36
+
 bool query_time(const char *value, const char *name, int64_t *out, struct validation *v)
 {
+	/* An offset's '+' left unencoded in a query string arrives as a space
+	 * (form encoding); no valid timestamp has a space, so read it as '+'. */
+	char fixed[QUERY_TIME_MAX + 1];
+	size_t len = strlen(value);
+	if (len <= QUERY_TIME_MAX && memchr(value, ' ', len) != NULL) {
+		memcpy(fixed, value, len + 1);
+		for (char *sp = strchr(fixed, ' '); sp != NULL; sp = strchr(sp, ' '))
+			*sp = '+';
+		value = fixed;
+	}
 	if (rfc3339_parse(value, out) != 0) {
 		validation_add(v, name, "must be an RFC 3339 timestamp, e.g. 2026-11-23T10:15:00Z");
 		return false;

@@ -20,6 +20,10 @@
 void query_collect(struct http_request *req, const char *const allowed[],
 		   const char *values[QUERY_MAX_PARAMS], struct validation *v);
 
+/* For endpoints that take no query parameters: true, after a 422 reply
+ * naming them, when the request has any. */
+bool query_reject_any(struct http_request *req);
+
 /* Typed parsers: each returns false (and adds an error) on a bad value. */
 bool query_int(const char *value, const char *name, long min, long max, long *out,
 	       struct validation *v);

@@ -27,6 +27,8 @@ void api_get_response(struct http_request *req)
 {
 	struct api_env *env = req->app;
 	char id[MODEL_ID_LEN + 1];
+	if (query_reject_any(req))
+		return;
 	if (!uuid_is_valid(req->params[0])) {
 		http_reply_problem(req, 404, "no response with this id", NULL);
 		return;

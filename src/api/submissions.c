@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "api/query.h"
 #include "api/idem.h"
 #include "feedbackd/api.h"
 #include "feedbackd/error.h"
@@ -130,7 +131,7 @@ static void single_write_reply(struct http_request *req)
 static void post_submission(struct http_request *req, enum submission_type type)
 {
 	struct api_env *env = req->app;
-	if (!api_check_headers(req))
+	if (query_reject_any(req) || !api_check_headers(req))
 		return;
 	struct single_write *w = calloc(1, sizeof(*w));
 	if (w == NULL) {

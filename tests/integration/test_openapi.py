@@ -558,6 +558,7 @@ def check_reads(doc, srv, stored, nps):
             checked(doc, srv, 'GET', f'/v1/responses/{rec["id"].upper()}', 200)
     checked(doc, srv, 'GET', '/v1/responses/00000000-0000-4000-8000-000000000000', 404)
     checked(doc, srv, 'GET', '/v1/responses/not-a-uuid', 404)
+    checked(doc, srv, 'GET', f'/v1/responses/{CLIENT_ID}?fields=all', 422)
     # Profiles: wait for the worker so that scored and unrated ones are seen.
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -569,6 +570,7 @@ def check_reads(doc, srv, stored, nps):
         checked(doc, srv, 'GET', f'/v1/customers/{cid}', 200)
     checked(doc, srv, 'GET', '/v1/customers/c-never-seen', 404)
     checked(doc, srv, 'GET', '/v1/customers/' + 'x' * 129, 404)
+    checked(doc, srv, 'GET', '/v1/customers/c-never-seen?expand=1', 422)
     for sort in ('loyalty_score', '-loyalty_score', 'last_seen', '-last_seen'):
         page = checked(doc, srv, 'GET', f'/v1/customers?sort={sort}&limit=1', 200)
         if isinstance(page, dict) and page.get('next_cursor'):
