@@ -267,14 +267,11 @@ static cJSON *list_body(const struct customer *rows, size_t n, bool more, enum c
 			goto fail;
 		}
 	}
-	if (more) {
-		char cursor[CUSTOMER_CURSOR_MAX];
+	char cursor[CUSTOMER_CURSOR_MAX];
+	if (more)
 		cursor_make(sort, &rows[n - 1], cursor);
-		if (!cJSON_AddStringToObject(body, "next_cursor", cursor))
-			goto fail;
-	} else if (!cJSON_AddNullToObject(body, "next_cursor")) {
+	if (!query_page_cursor(body, more ? cursor : NULL))
 		goto fail;
-	}
 	return body;
 fail:
 	cJSON_Delete(body);

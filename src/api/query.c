@@ -114,6 +114,12 @@ int query_enum(const char *value, const char *name, const char *const names[],
 	return -1;
 }
 
+bool query_page_cursor(cJSON *body, const char *cursor)
+{
+	return cursor ? cJSON_AddStringToObject(body, "next_cursor", cursor) != NULL
+		      : cJSON_AddNullToObject(body, "next_cursor") != NULL;
+}
+
 void cursor_encode(const char *payload, char out[static CURSOR_MAX])
 {
 	struct base64_encode_ctx ctx;

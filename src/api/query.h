@@ -33,6 +33,10 @@ bool query_text(const char *value, const char *name, size_t max_chars, struct va
 int query_enum(const char *value, const char *name, const char *const names[],
 	       struct validation *v);
 
+/* Finish a list reply {"data": [...], "next_cursor": ...}: next_cursor is
+ * the given string, or null when cursor is NULL (the last page). */
+bool query_page_cursor(cJSON *body, const char *cursor);
+
 /* Opaque cursors: base64url of a printable payload. */
 void cursor_encode(const char *payload, char out[static CURSOR_MAX]);
 /* Decodes into out (at most CURSOR_MAX bytes, NUL-terminated); false if not a cursor. */

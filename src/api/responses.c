@@ -111,16 +111,14 @@ static cJSON *list_body(const struct submission *rows, size_t n, bool more)
 			goto fail;
 		}
 	}
+	char plain[CURSOR_MAX], cursor[CURSOR_MAX];
 	if (more) {
-		char plain[CURSOR_MAX], cursor[CURSOR_MAX];
 		snprintf(plain, sizeof(plain), "%" PRId64 ".%s", rows[n - 1].submitted_at,
 			 rows[n - 1].id);
 		cursor_encode(plain, cursor);
-		if (!cJSON_AddStringToObject(body, "next_cursor", cursor))
-			goto fail;
-	} else if (!cJSON_AddNullToObject(body, "next_cursor")) {
-		goto fail;
 	}
+	if (!query_page_cursor(body, more ? cursor : NULL))
+		goto fail;
 	return body;
 fail:
 	cJSON_Delete(body);

@@ -172,6 +172,11 @@ static enum MHD_Result queue_reply(struct http_request *req)
 		return MHD_NO;
 	req->reply_body = NULL; /* owned by the response now */
 	bool ok = add_header(r, "X-Request-Id", req->request_id);
+	/* every 429 and 503 tells the client when to come back (SPEC 2), even
+	 * one built in a hurry, e.g. when memory ran out */
+	if (ok && (req->status == 429 || req->status == 503) &&
+	    !has_custom_header(req, "Retry-After"))
+		ok = add_header(r, "Retry-After", "1");
 	if (ok && req->reply_len > 0 && !has_custom_header(req, "Content-Type"))
 		ok = add_header(r, "Content-Type", req->reply_is_problem ? "application/problem+json"
 									 : "application/json");
@@ -308,7 +313,7 @@ static void handle_options(struct http_request *req, enum route_result found, co
 	}
 	char methods[128];
 	snprintf(methods, sizeof(methods), "%s%s%s", allow, allow[0] ? ", " : "", "OPTIONS");
-	http_reply_raw(req, 204, "text/plain", "", 0);
+	req->status = 204; /* no body, so no Content-Type */
 	http_add_header(req, "Allow", methods);
 	if (cors_origin(req)) {
 		http_add_header(req, "Access-Control-Allow-Methods", methods);

@@ -331,6 +331,8 @@ def test_cors_list():
                 'Access-Control-Request-Headers': 'authorization, content-type, idempotency-key'})
             where = f'preflight {method} {pattern}'
             check(status in (200, 204), f'{where} -> {status}')
+            check(status != 204 or ('Content-Type' not in h and not body),
+                  f'{where}: a 204 carries no body and no Content-Type')
             check(h.get('Access-Control-Allow-Origin') == ALLOWED, f'{where}: ACAO')
             methods = [m.strip() for m in h.get('Access-Control-Allow-Methods', '').split(',')]
             check(method in methods, f'{where}: Access-Control-Allow-Methods {methods}')
