@@ -20,7 +20,13 @@ enum fbd_error {
 	FBD_ESTORAGE = -10, /* disk full or database read-only */
 };
 
+#include <stddef.h>
+
 /* Static, human-readable text for an error code; never NULL. */
 const char *fbd_error_str(int err);
+
+/* printf into a caller's message buffer (err may be NULL or err_len 0:
+ * nothing is written). For modules that explain an error without logging. */
+void fbd_errorf(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -158,19 +158,6 @@ static const struct config_flag config_flags[] = {
 
 #define CONFIG_N_FLAGS (sizeof(config_flags) / sizeof(config_flags[0]))
 
-static void config_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void config_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 /* A short, printable copy of untrusted text for an error message. */
 static const char *config_echo(char *out, size_t out_len, const char *s, size_t max)
@@ -236,7 +223,7 @@ static int config_parse_number(const struct config_key *k, const char *value, lo
 	int rc = config_parse_ll(value, (long long)k->min, (long long)k->max, out);
 
 	if (rc < 0)
-		config_err(why, why_len, "must be an integer between %lld and %lld (got \"%s\")",
+		fbd_errorf(why, why_len, "must be an integer between %lld and %lld (got \"%s\")",
 		           (long long)k->min, (long long)k->max,
 		           config_echo(echo, sizeof(echo), value, CONFIG_ECHO_LEN));
 	return rc;
@@ -254,7 +241,7 @@ static int config_parse_double(const struct config_key *k, const char *value, do
 	/* strtod accepts "nan", "inf" and leading spaces; none is a setting. */
 	if (value[0] == '\0' || isspace((unsigned char)value[0]) || *end != '\0' ||
 	    errno == ERANGE || !isfinite(v) || v < k->min || v > k->max) {
-		config_err(why, why_len, "must be a number between %g and %g (got \"%s\")", k->min,
+		fbd_errorf(why, why_len, "must be a number between %g and %g (got \"%s\")", k->min,
 		           k->max, config_echo(echo, sizeof(echo), value, CONFIG_ECHO_LEN));
 		return FBD_EINVAL;
 	}
@@ -274,7 +261,7 @@ static int config_parse_bool(const char *value, bool *out, char *why, size_t why
 			return 0;
 		}
 	}
-	config_err(why, why_len, "must be on or off (got \"%s\")",
+	fbd_errorf(why, why_len, "must be on or off (got \"%s\")",
 	           config_echo(echo, sizeof(echo), value, CONFIG_ECHO_LEN));
 	return FBD_EINVAL;
 }
@@ -284,22 +271,22 @@ static int config_parse_string(const char *value, char **field, char *why, size_
 	char *copy;
 
 	if (value[0] == '\0') {
-		config_err(why, why_len, "must not be empty");
+		fbd_errorf(why, why_len, "must not be empty");
 		return FBD_EINVAL;
 	}
 	if (strlen(value) > CONFIG_MAX_STRING) {
-		config_err(why, why_len, "must be at most %d bytes", CONFIG_MAX_STRING);
+		fbd_errorf(why, why_len, "must be at most %d bytes", CONFIG_MAX_STRING);
 		return FBD_EINVAL;
 	}
 	for (const char *p = value; *p != '\0'; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			config_err(why, why_len, "must not contain control characters");
+			fbd_errorf(why, why_len, "must not contain control characters");
 			return FBD_EINVAL;
 		}
 	}
 	copy = strdup(value);
 	if (copy == NULL) {
-		config_err(why, why_len, "out of memory");
+		fbd_errorf(why, why_len, "out of memory");
 		return FBD_ENOMEM;
 	}
 	free(*field);
@@ -334,7 +321,7 @@ static int config_set_value(struct fbd_config *cfg, const struct config_key *k, 
 	case CONFIG_CUSTOM:
 		return k->set(cfg, value, why, why_len);
 	}
-	config_err(why, why_len, "has no parser");
+	fbd_errorf(why, why_len, "has no parser");
 	return FBD_EINVAL;
 }
 
@@ -362,7 +349,7 @@ static int config_set_log_level(struct fbd_config *cfg, const char *value, char 
 
 	if (log_level_parse(value, &cfg->log_level) == 0)
 		return 0;
-	config_err(why, why_len, "must be debug, info, warn or error (got \"%s\")",
+	fbd_errorf(why, why_len, "must be debug, info, warn or error (got \"%s\")",
 	           config_echo(echo, sizeof(echo), value, CONFIG_ECHO_LEN));
 	return FBD_EINVAL;
 }
@@ -379,7 +366,7 @@ static int config_set_sync(struct fbd_config *cfg, const char *value, char *why,
 		cfg->sync = FBD_SYNC_FULL;
 		return 0;
 	}
-	config_err(why, why_len, "must be normal or full (got \"%s\")",
+	fbd_errorf(why, why_len, "must be normal or full (got \"%s\")",
 	           config_echo(echo, sizeof(echo), value, CONFIG_ECHO_LEN));
 	return FBD_EINVAL;
 }
@@ -392,14 +379,14 @@ static int config_origin_check(const char *s, size_t n, char *why, size_t why_le
 	size_t i;
 
 	if (n > CONFIG_MAX_ORIGIN) {
-		config_err(why, why_len, "an origin is longer than %d bytes", CONFIG_MAX_ORIGIN);
+		fbd_errorf(why, why_len, "an origin is longer than %d bytes", CONFIG_MAX_ORIGIN);
 		return FBD_EINVAL;
 	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c <= 0x20 || c >= 0x7f || c == '*') {
-			config_err(why, why_len,
+			fbd_errorf(why, why_len,
 			           "origins must not contain spaces, control "
 			           "characters, non-ASCII bytes or '*' ('*' must stand alone)");
 			return FBD_EINVAL;
@@ -409,7 +396,7 @@ static int config_origin_check(const char *s, size_t n, char *why, size_t why_le
 	    strchr(sep + 3, '/') != NULL) {
 		char echo[CONFIG_ECHO_LEN + 4];
 
-		config_err(why, why_len,
+		fbd_errorf(why, why_len,
 		           "origin \"%s\" must look like https://example.com "
 		           "(scheme and host, no path or trailing slash)",
 		           config_echo(echo, sizeof(echo), s, CONFIG_ECHO_LEN));
@@ -432,11 +419,11 @@ static int config_origin_add(char **origins, size_t *n, char *s, char *why, size
 	int rc;
 
 	if (*s == '\0') {
-		config_err(why, why_len, "empty entry in the list of origins");
+		fbd_errorf(why, why_len, "empty entry in the list of origins");
 		return FBD_EINVAL;
 	}
 	if (*n >= FBD_CONFIG_MAX_ORIGINS) {
-		config_err(why, why_len, "at most %d origins", FBD_CONFIG_MAX_ORIGINS);
+		fbd_errorf(why, why_len, "at most %d origins", FBD_CONFIG_MAX_ORIGINS);
 		return FBD_EINVAL;
 	}
 	rc = config_origin_check(s, strlen(s), why, why_len);
@@ -447,7 +434,7 @@ static int config_origin_add(char **origins, size_t *n, char *s, char *why, size
 		*p = (char)tolower((unsigned char)*p);
 	origins[*n] = strdup(s);
 	if (origins[*n] == NULL) {
-		config_err(why, why_len, "out of memory");
+		fbd_errorf(why, why_len, "out of memory");
 		return FBD_ENOMEM;
 	}
 	(*n)++;
@@ -464,7 +451,7 @@ static int config_set_cors(struct fbd_config *cfg, const char *value, char *why,
 	int rc = 0;
 
 	if (copy == NULL) {
-		config_err(why, why_len, "out of memory");
+		fbd_errorf(why, why_len, "out of memory");
 		return FBD_ENOMEM;
 	}
 	list = config_trim(copy);
@@ -508,17 +495,17 @@ static int config_set_from(struct fbd_config *cfg, const char *key, const char *
 	int rc;
 
 	if (k == NULL) {
-		config_err(err, err_len, "config: unknown key \"%s\"%s",
+		fbd_errorf(err, err_len, "config: unknown key \"%s\"%s",
 		           config_echo(echo, sizeof(echo), key, CONFIG_ECHO_LEN), where);
 		return FBD_EINVAL;
 	}
 	if (value == NULL) {
-		config_err(err, err_len, "config: %s: no value%s", k->name, where);
+		fbd_errorf(err, err_len, "config: %s: no value%s", k->name, where);
 		return FBD_EINVAL;
 	}
 	rc = config_set_value(cfg, k, value, why, sizeof(why));
 	if (rc < 0) {
-		config_err(err, err_len, "config: %s: %s%s", k->name, why, where);
+		fbd_errorf(err, err_len, "config: %s: %s%s", k->name, why, where);
 		return rc;
 	}
 	config_derive(cfg);
@@ -529,7 +516,7 @@ int config_set(struct fbd_config *cfg, const char *key, const char *value, char 
                size_t err_len)
 {
 	if (cfg == NULL || key == NULL) {
-		config_err(err, err_len, "config: no key given");
+		fbd_errorf(err, err_len, "config: no key given");
 		return FBD_EINVAL;
 	}
 	return config_set_from(cfg, key, value, "", err, err_len);
@@ -583,14 +570,14 @@ static int config_value_unquote(char *v, char **out, char *why, size_t why_len)
 	if (*v == '"') {
 		rest = strchr(v + 1, '"');
 		if (rest == NULL) {
-			config_err(why, why_len, "unterminated quoted value");
+			fbd_errorf(why, why_len, "unterminated quoted value");
 			return FBD_EINVAL;
 		}
 		*rest++ = '\0';
 		while (isspace((unsigned char)*rest))
 			rest++;
 		if (*rest != '\0' && *rest != '#') {
-			config_err(why, why_len, "unexpected text after the closing quote");
+			fbd_errorf(why, why_len, "unexpected text after the closing quote");
 			return FBD_EINVAL;
 		}
 		*out = v + 1;
@@ -626,27 +613,27 @@ static int config_parse_line(struct fbd_config *cfg, struct config_file_state *s
 	(void)snprintf(where, sizeof(where), " (%s:%u)", st->source, st->lineno);
 	eq = strchr(s, '=');
 	if (eq == NULL || eq == s) {
-		config_err(err, err_len, "config: expected \"key = value\"%s", where);
+		fbd_errorf(err, err_len, "config: expected \"key = value\"%s", where);
 		return FBD_EINVAL;
 	}
 	*eq = '\0';
 	key = config_trim(s);
 	k = config_key_find(key);
 	if (k == NULL) {
-		config_err(err, err_len, "config: unknown key \"%s\"%s",
+		fbd_errorf(err, err_len, "config: unknown key \"%s\"%s",
 		           config_echo(echo, sizeof(echo), key, CONFIG_ECHO_LEN), where);
 		return FBD_EINVAL;
 	}
 	idx = (size_t)(k - config_keys);
 	if (st->first_line[idx] != 0) {
-		config_err(err, err_len, "config: %s: set twice%s, first on line %u", k->name,
+		fbd_errorf(err, err_len, "config: %s: set twice%s, first on line %u", k->name,
 		           where, st->first_line[idx]);
 		return FBD_EINVAL;
 	}
 	st->first_line[idx] = st->lineno;
 	rc = config_value_unquote(config_trim(eq + 1), &value, why, sizeof(why));
 	if (rc < 0) {
-		config_err(err, err_len, "config: %s: %s%s", k->name, why, where);
+		fbd_errorf(err, err_len, "config: %s: %s%s", k->name, why, where);
 		return rc;
 	}
 	return config_set_from(cfg, k->name, value, where, err, err_len);
@@ -661,7 +648,7 @@ int config_parse_text(struct fbd_config *cfg, const char *text, const char *sour
 	int rc = 0;
 
 	if (cfg == NULL || text == NULL) {
-		config_err(err, err_len, "config: no text given");
+		fbd_errorf(err, err_len, "config: no text given");
 		return FBD_EINVAL;
 	}
 	/* Some editors start UTF-8 files with a byte order mark. */
@@ -673,7 +660,7 @@ int config_parse_text(struct fbd_config *cfg, const char *text, const char *sour
 
 		st.lineno++;
 		if (n > CONFIG_MAX_LINE) {
-			config_err(err, err_len, "config: line longer than %d bytes (%s:%u)",
+			fbd_errorf(err, err_len, "config: line longer than %d bytes (%s:%u)",
 			           CONFIG_MAX_LINE, st.source, st.lineno);
 			rc = FBD_EINVAL;
 			break;
@@ -707,24 +694,24 @@ static int config_read_file(const char *path, bool must_exist, char **out, size_
 	if (f == NULL) {
 		if (errno == ENOENT && !must_exist)
 			return 0;
-		config_err(err, err_len, "config: cannot open config file \"%s\": %s",
+		fbd_errorf(err, err_len, "config: cannot open config file \"%s\": %s",
 		           config_echo(echo, sizeof(echo), path, 256), strerror(errno));
 		return FBD_EINVAL;
 	}
 	buf = malloc(CONFIG_MAX_FILE + 2);
 	if (buf == NULL) {
-		config_err(err, err_len, "config: out of memory");
+		fbd_errorf(err, err_len, "config: out of memory");
 		rc = FBD_ENOMEM;
 		goto out;
 	}
 	n = fread(buf, 1, CONFIG_MAX_FILE + 1, f);
 	if (ferror(f)) {
-		config_err(err, err_len, "config: cannot read config file \"%s\": %s",
+		fbd_errorf(err, err_len, "config: cannot read config file \"%s\": %s",
 		           config_echo(echo, sizeof(echo), path, 256), strerror(errno));
 		goto out;
 	}
 	if (n > CONFIG_MAX_FILE || memchr(buf, '\0', n) != NULL) {
-		config_err(err, err_len, "config: config file \"%s\" is %s",
+		fbd_errorf(err, err_len, "config: config file \"%s\" is %s",
 		           config_echo(echo, sizeof(echo), path, 256),
 		           n > CONFIG_MAX_FILE ? "larger than 1 MiB" : "not text (NUL byte)");
 		goto out;
@@ -805,14 +792,14 @@ static int config_flag_one(struct fbd_config *cfg, struct config_flags_state *st
 	const struct config_flag *f = config_flag_find(arg, eq ? (size_t)(eq - arg) : strlen(arg));
 
 	if (f == NULL || arg[0] != '-') {
-		config_err(err, err_len, "config: unknown %s \"%s\" (see --help)",
+		fbd_errorf(err, err_len, "config: unknown %s \"%s\" (see --help)",
 		           arg[0] == '-' ? "flag" : "argument",
 		           config_echo(echo, sizeof(echo), arg, CONFIG_ECHO_LEN));
 		return FBD_EINVAL;
 	}
 	if (!f->takes_value) {
 		if (eq != NULL) {
-			config_err(err, err_len, "config: %s takes no value", f->name);
+			fbd_errorf(err, err_len, "config: %s takes no value", f->name);
 			return FBD_EINVAL;
 		}
 		/* --help wins over any other action, wherever it stands. */
@@ -825,7 +812,7 @@ static int config_flag_one(struct fbd_config *cfg, struct config_flags_state *st
 	else if (*i + 1 < argc)
 		value = argv[++*i];
 	if (value == NULL || (f->key == NULL && value[0] == '\0')) {
-		config_err(err, err_len, "config: %s needs a value", f->name);
+		fbd_errorf(err, err_len, "config: %s needs a value", f->name);
 		return FBD_EINVAL;
 	}
 	if (f->key == NULL) {
@@ -889,7 +876,7 @@ int config_load(struct fbd_config *cfg, enum fbd_config_action *action, int argc
 	config_init(cfg);
 	*action = FBD_ACTION_RUN;
 	if (cfg->host == NULL || cfg->db == NULL) {
-		config_err(err, err_len, "config: out of memory");
+		fbd_errorf(err, err_len, "config: out of memory");
 		rc = FBD_ENOMEM;
 		goto fail;
 	}
@@ -920,18 +907,18 @@ fail:
 int config_validate(const struct fbd_config *cfg, char *err, size_t err_len)
 {
 	if (cfg->host == NULL || cfg->db == NULL) {
-		config_err(err, err_len, "config: %s: out of memory", cfg->host ? "db" : "host");
+		fbd_errorf(err, err_len, "config: %s: out of memory", cfg->host ? "db" : "host");
 		return FBD_ENOMEM;
 	}
 	if (cfg->auth && cfg->keys.n == 0) {
-		config_err(err, err_len,
+		fbd_errorf(err, err_len,
 		           "config: auth is on but no API keys are configured: set api_keys "
 		           "(FEEDBACKD_API_KEYS=ingest:<key>,read:<key>,admin:<key>) or "
 		           "auth = off for development");
 		return FBD_EINVAL;
 	}
 	if (cfg->weight_nps + cfg->weight_expectation + cfg->weight_csat <= 0) {
-		config_err(err, err_len,
+		fbd_errorf(err, err_len,
 		           "config: weight_nps: weight_nps, weight_expectation and weight_csat "
 		           "are all 0; at least one must be positive");
 		return FBD_EINVAL;

@@ -14,11 +14,11 @@
  * text: a mistyped entry may well be a key with its scope missing. */
 #include "feedbackd/auth.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include <nettle/base16.h>
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
 
@@ -27,19 +27,6 @@
 #define AUTH_SHA256_PREFIX "sha256:"
 #define AUTH_SHA256_PREFIX_LEN (sizeof(AUTH_SHA256_PREFIX) - 1)
 
-static void auth_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void auth_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 static bool auth_is_space(char c)
 {
@@ -81,40 +68,28 @@ static unsigned auth_scope_parse(const char *s, size_t n)
 	return AUTH_SCOPE_NONE;
 }
 
-static int auth_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
+/* 64 hex digits (either case) into the 32-byte digest. */
 static int auth_hex_digest(const char *hex, size_t n, uint8_t digest[AUTH_DIGEST_LEN])
 {
-	if (n != 2 * AUTH_DIGEST_LEN)
+	struct base16_decode_ctx ctx;
+	size_t len = AUTH_DIGEST_LEN;
+	if (n != 2 * AUTH_DIGEST_LEN || strspn(hex, "0123456789abcdefABCDEF") < n)
 		return FBD_EINVAL;
-	for (size_t i = 0; i < AUTH_DIGEST_LEN; i++) {
-		int hi = auth_hex_value(hex[2 * i]);
-		int lo = auth_hex_value(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return FBD_EINVAL;
-		digest[i] = (uint8_t)(hi << 4 | lo);
-	}
+	base16_decode_init(&ctx);
+	if (!base16_decode_update(&ctx, &len, digest, n, hex) || !base16_decode_final(&ctx) ||
+	    len != AUTH_DIGEST_LEN)
+		return FBD_EINVAL;
 	return 0;
 }
 
 static int auth_key_check(const char *key, size_t n, unsigned entry, char *err, size_t err_len)
 {
 	if (n == 0) {
-		auth_err(err, err_len, "entry %u: the key is empty", entry);
+		fbd_errorf(err, err_len, "entry %u: the key is empty", entry);
 		return FBD_EINVAL;
 	}
 	if (n > AUTH_MAX_KEY_LEN) {
-		auth_err(err, err_len, "entry %u: the key is longer than %d characters", entry,
+		fbd_errorf(err, err_len, "entry %u: the key is longer than %d characters", entry,
 		         AUTH_MAX_KEY_LEN);
 		return FBD_EINVAL;
 	}
@@ -122,7 +97,7 @@ static int auth_key_check(const char *key, size_t n, unsigned entry, char *err, 
 		unsigned char c = (unsigned char)key[i];
 
 		if (c <= 0x20 || c >= 0x7f) {
-			auth_err(err, err_len,
+			fbd_errorf(err, err_len,
 			         "entry %u: the key must be printable ASCII without spaces", entry);
 			return FBD_EINVAL;
 		}
@@ -141,7 +116,7 @@ static int auth_entry_digest(const char *key, size_t n, unsigned entry,
 		rc = auth_hex_digest(key + AUTH_SHA256_PREFIX_LEN, n - AUTH_SHA256_PREFIX_LEN,
 		                     digest);
 		if (rc < 0)
-			auth_err(err, err_len, "entry %u: a sha256: key must be 64 hex digits",
+			fbd_errorf(err, err_len, "entry %u: a sha256: key must be 64 hex digits",
 			         entry);
 		return rc;
 	}
@@ -164,7 +139,7 @@ static int auth_ring_add(struct auth_keyring *ring, unsigned scopes,
 		}
 	}
 	if (ring->n >= AUTH_MAX_KEYS) {
-		auth_err(err, err_len, "too many API keys (at most %d)", AUTH_MAX_KEYS);
+		fbd_errorf(err, err_len, "too many API keys (at most %d)", AUTH_MAX_KEYS);
 		return FBD_EINVAL;
 	}
 	ring->keys[ring->n].scopes = scopes;
@@ -185,20 +160,20 @@ static int auth_ring_add_entry(struct auth_keyring *ring, const char *s, size_t 
 
 	auth_trim(&s, &n);
 	if (n == 0) {
-		auth_err(err, err_len, "entry %u is empty", entry);
+		fbd_errorf(err, err_len, "entry %u is empty", entry);
 		return FBD_EINVAL;
 	}
 	end = s + n;
 	colon = memchr(s, ':', n);
 	if (colon == NULL) {
-		auth_err(err, err_len, "entry %u: expected scope:key", entry);
+		fbd_errorf(err, err_len, "entry %u: expected scope:key", entry);
 		return FBD_EINVAL;
 	}
 	scope_len = (size_t)(colon - s);
 	auth_trim(&s, &scope_len);
 	scopes = auth_scope_parse(s, scope_len);
 	if (scopes == AUTH_SCOPE_NONE) {
-		auth_err(err, err_len, "entry %u: unknown scope (expected ingest, read or admin)",
+		fbd_errorf(err, err_len, "entry %u: unknown scope (expected ingest, read or admin)",
 		         entry);
 		return FBD_EINVAL;
 	}
@@ -220,7 +195,7 @@ int auth_keyring_parse(struct auth_keyring *ring, const char *spec, char *err, s
 	int rc = 0;
 
 	if (ring == NULL || spec == NULL) {
-		auth_err(err, err_len, "no key list given");
+		fbd_errorf(err, err_len, "no key list given");
 		return FBD_EINVAL;
 	}
 	n = strlen(spec);

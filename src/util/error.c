@@ -1,3 +1,6 @@
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "feedbackd/error.h"
 
 const char *fbd_error_str(int err)
@@ -28,4 +31,14 @@ const char *fbd_error_str(int err)
 	}
 	/* Never NULL, so callers can print the result of any int without checking. */
 	return "unknown error";
+}
+
+void fbd_errorf(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+	if (err == NULL || err_len == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
 }
