@@ -115,25 +115,28 @@ static int add_customer_day(struct db_conn *c, const struct view_key *k, const c
 	return err;
 }
 
-/* The customer's nearest other day in this view before (or after) day;
- * *found false when there is none. */
-static int neighbour_day(struct db_conn *c, const struct view_key *k, const char *customer,
-                         int64_t day, bool before, int64_t *out, bool *found)
+/* The customer's nearest other days in this view before and after day, in
+ * one statement (two seeks); *has_prev / *has_next false when there is none. */
+static int neighbour_days(struct db_conn *c, const struct view_key *k, const char *customer,
+                          int64_t day, int64_t *prev, bool *has_prev, int64_t *next,
+                          bool *has_next)
 {
 	sqlite3_stmt *stmt = db_stmt(
-	    c, before ? "SELECT max(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
-	                " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day < ?6"
-	              : "SELECT min(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
-	                " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day > ?6");
+	    c, "SELECT (SELECT max(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	       " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day < ?6),"
+	       " (SELECT min(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	       " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day > ?6)");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	bind_key(stmt, k);
 	sqlite3_bind_text(stmt, 5, customer, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, day);
 	int rc = sqlite3_step(stmt);
-	*found = rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL;
-	if (*found)
-		*out = sqlite3_column_int64(stmt, 0);
+	*has_prev = rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL;
+	*has_next = rc == SQLITE_ROW && sqlite3_column_type(stmt, 1) != SQLITE_NULL;
+	*prev = *has_prev ? sqlite3_column_int64(stmt, 0) : NO_PREV_DAY;
+	if (*has_next)
+		*next = sqlite3_column_int64(stmt, 1);
 	sqlite3_reset(stmt);
 	return rc == SQLITE_ROW ? 0 : db_error(rc);
 }
@@ -328,13 +331,9 @@ static int link_customer_day(struct db_conn *c, struct rollup_group *g, const st
 {
 	int64_t prev = NO_PREV_DAY, next = 0;
 	bool has_prev = false, has_next = false;
-	int err = neighbour_day(c, k, customer, day, true, &prev, &has_prev);
-	if (err == 0)
-		err = neighbour_day(c, k, customer, day, false, &next, &has_next);
+	int err = neighbour_days(c, k, customer, day, &prev, &has_prev, &next, &has_next);
 	if (err != 0)
 		return err;
-	if (!has_prev)
-		prev = NO_PREV_DAY;
 	stage_gap(g, k, day, prev, 1);
 	if (has_next) {
 		stage_gap(g, k, next, prev, -1);
@@ -438,13 +437,9 @@ static int unlink_customer_day(struct db_conn *c, const struct view_key *k, cons
 {
 	int64_t prev = NO_PREV_DAY, next = 0;
 	bool has_prev = false, has_next = false;
-	int err = neighbour_day(c, k, customer, day, true, &prev, &has_prev);
-	if (err == 0)
-		err = neighbour_day(c, k, customer, day, false, &next, &has_next);
+	int err = neighbour_days(c, k, customer, day, &prev, &has_prev, &next, &has_next);
 	if (err != 0)
 		return err;
-	if (!has_prev)
-		prev = NO_PREV_DAY;
 	if ((err = add_gap(c, k, day, prev, -1)) != 0)
 		return err;
 	if (!has_next)
