@@ -175,13 +175,19 @@ struct delta {
 	int64_t day, prev;
 	struct stats_counts n; /* gap: n.responses is the gap count */
 	uint64_t hash;
+	size_t slot; /* its index slot, once in the group */
 };
 
 #define ITEM_DELTAS (VIEW_COUNT + 3 * (VIEW_COUNT - 1))
 
+/* Deltas are kept densely in insertion order (written in that order) and
+ * found through an open-addressing index of positions, so emptying the
+ * group costs what it holds, not the size the index once grew to. */
 struct rollup_group {
-	struct delta *slots; /* open addressing, capacity a power of two */
-	size_t cap, used;
+	struct delta *deltas; /* [0, used) */
+	size_t used, room;
+	uint32_t *index; /* cap slots: 0 empty, else position + 1 */
+	size_t cap;      /* a power of two, at least twice used */
 	struct delta staged[ITEM_DELTAS]; /* the submission being added */
 	size_t n_staged;
 };
@@ -208,7 +214,8 @@ static uint64_t delta_hash(const struct delta *d)
 	h = mix(h, (uint64_t)d->day);
 	h = mix(h, (uint64_t)d->prev);
 	h = mix_str(h, d->k.agent_id);
-	return mix_str(h, d->k.segment) | 1; /* 0 marks an empty slot */
+	h = mix_str(h, d->k.segment);
+	return h ^ (h >> 29);
 }
 
 static bool same_key(const struct delta *a, const struct delta *b)
@@ -218,26 +225,41 @@ static bool same_key(const struct delta *a, const struct delta *b)
 	       strcmp(a->k.agent_id, b->k.agent_id) == 0 && strcmp(a->k.segment, b->k.segment) == 0;
 }
 
-static struct delta *find_slot(struct delta *slots, size_t cap, const struct delta *d)
+/* The slot that holds d's key, or the empty one where it would go. */
+static size_t find_slot(const struct rollup_group *g, const struct delta *d)
 {
-	size_t i = (size_t)d->hash & (cap - 1);
-	while (slots[i].hash != 0 && !same_key(&slots[i], d))
-		i = (i + 1) & (cap - 1);
-	return &slots[i];
+	size_t i = (size_t)d->hash & (g->cap - 1);
+	while (g->index[i] != 0 && !same_key(&g->deltas[g->index[i] - 1], d))
+		i = (i + 1) & (g->cap - 1);
+	return i;
 }
 
-static int grow(struct rollup_group *g)
+/* Room for n more deltas, the index at most half full. */
+static int reserve(struct rollup_group *g, size_t n)
 {
-	size_t cap = g->cap ? g->cap * 2 : 256;
-	struct delta *slots = calloc(cap, sizeof(*slots));
-	if (slots == NULL)
+	if (g->used + n > g->room) {
+		size_t room = (g->used + n) * 2;
+		struct delta *deltas = realloc(g->deltas, room * sizeof(*deltas));
+		if (deltas == NULL)
+			return FBD_ENOMEM;
+		g->deltas = deltas;
+		g->room = room;
+	}
+	if ((g->used + n) * 2 <= g->cap)
+		return 0;
+	size_t cap = g->cap ? g->cap : 256;
+	while ((g->used + n) * 2 > cap)
+		cap *= 2;
+	uint32_t *index = calloc(cap, sizeof(*index));
+	if (index == NULL)
 		return FBD_ENOMEM;
-	for (size_t i = 0; i < g->cap; i++)
-		if (g->slots[i].hash != 0)
-			*find_slot(slots, cap, &g->slots[i]) = g->slots[i];
-	free(g->slots);
-	g->slots = slots;
+	free(g->index);
+	g->index = index;
 	g->cap = cap;
+	for (size_t i = 0; i < g->used; i++) {
+		g->deltas[i].slot = find_slot(g, &g->deltas[i]);
+		g->index[g->deltas[i].slot] = (uint32_t)(i + 1);
+	}
 	return 0;
 }
 
@@ -262,25 +284,22 @@ static void stage_gap(struct rollup_group *g, const struct view_key *k, int64_t 
 	stage(g, true, k, day, prev, &n);
 }
 
-/* Moves the staged deltas into the table (all or, on ENOMEM, none). */
+/* Moves the staged deltas into the group (all or, on ENOMEM, none). */
 static int merge_staged(struct rollup_group *g)
 {
-	while ((g->used + g->n_staged) * 2 > g->cap)
-		if (grow(g) != 0) {
-			g->n_staged = 0;
-			return FBD_ENOMEM;
-		}
-	for (size_t i = 0; i < g->n_staged; i++) {
-		struct delta *slot = find_slot(g->slots, g->cap, &g->staged[i]);
-		if (slot->hash == 0) {
-			*slot = g->staged[i];
-			g->used++;
+	int err = reserve(g, g->n_staged);
+	for (size_t i = 0; err == 0 && i < g->n_staged; i++) {
+		size_t slot = find_slot(g, &g->staged[i]);
+		if (g->index[slot] == 0) {
+			g->staged[i].slot = slot;
+			g->deltas[g->used++] = g->staged[i];
+			g->index[slot] = (uint32_t)g->used;
 		} else {
-			stats_merge(&slot->n, &g->staged[i].n);
+			stats_merge(&g->deltas[g->index[slot] - 1].n, &g->staged[i].n);
 		}
 	}
 	g->n_staged = 0;
-	return 0;
+	return err;
 }
 
 int rollup_group_new(struct rollup_group **out)
@@ -293,7 +312,8 @@ void rollup_group_free(struct rollup_group *g)
 {
 	if (g == NULL)
 		return;
-	free(g->slots);
+	free(g->deltas);
+	free(g->index);
 	free(g);
 }
 
@@ -304,8 +324,10 @@ size_t rollup_group_pending(const struct rollup_group *g)
 
 void rollup_group_discard(struct rollup_group *g)
 {
-	if (g->used > 0)
-		memset(g->slots, 0, g->cap * sizeof(*g->slots));
+	/* Clearing by the remembered slots: a lookup would stop at the first
+	 * slot already cleared. */
+	for (size_t i = 0; i < g->used; i++)
+		g->index[g->deltas[i].slot] = 0;
 	g->used = 0;
 	g->n_staged = 0;
 }
@@ -313,10 +335,8 @@ void rollup_group_discard(struct rollup_group *g)
 int rollup_group_flush(struct db_conn *c, struct rollup_group *g)
 {
 	int err = 0;
-	for (size_t i = 0; err == 0 && g->used > 0 && i < g->cap; i++) {
-		const struct delta *d = &g->slots[i];
-		if (d->hash == 0)
-			continue;
+	for (size_t i = 0; err == 0 && i < g->used; i++) {
+		const struct delta *d = &g->deltas[i];
 		err = d->gap ? add_gap(c, &d->k, d->day, d->prev, d->n.responses)
 		             : add_counts(c, &d->k, d->day, &d->n);
 	}

@@ -110,6 +110,29 @@ static int check_existing_id(struct db_conn *c, struct write_item *item)
 	return 1;
 }
 
+/* A submission without a segment takes its customer's current one. */
+static int resolve_segment(struct db_conn *c, struct write_item *item)
+{
+	struct submission *s = &item->sub;
+	if (s->segment)
+		return 0;
+	sqlite3_stmt *stmt = db_stmt(c, "SELECT segment FROM customers WHERE customer_id = ?");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	sqlite3_bind_text(stmt, 1, s->customer_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	int err = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+		s->segment = strdup((const char *)sqlite3_column_text(stmt, 0));
+		err = s->segment ? 0 : FBD_ENOMEM;
+		item->segment_resolved = s->segment != NULL;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = db_error(rc);
+	}
+	sqlite3_reset(stmt);
+	return err;
+}
+
 static int insert_submission(struct db_conn *c, const struct submission *s)
 {
 	sqlite3_stmt *stmt = db_stmt(
@@ -141,13 +164,9 @@ static int insert_submission(struct db_conn *c, const struct submission *s)
 	return step_done(c, stmt);
 }
 
-/* The customer row: counts, first/last seen, and the segment it carried.
- * A submission without a segment takes its customer's current one, which
- * RETURNING hands back from the row the upsert has already found (a
- * separate SELECT would seek it once more). */
-static int upsert_customer(struct db_conn *c, struct write_item *item)
+/* The customer row: counts, first/last seen, and the segment it carried. */
+static int upsert_customer(struct db_conn *c, const struct submission *s)
 {
-	struct submission *s = &item->sub;
 	sqlite3_stmt *stmt = db_stmt(
 		c, "INSERT INTO customers (customer_id, segment, surveys, nps_ratings, first_seen,"
 		   " last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
@@ -156,7 +175,7 @@ static int upsert_customer(struct db_conn *c, struct write_item *item)
 		   " surveys = surveys + excluded.surveys,"
 		   " nps_ratings = nps_ratings + excluded.nps_ratings,"
 		   " first_seen = min(first_seen, excluded.first_seen),"
-		   " last_seen = max(last_seen, excluded.last_seen) RETURNING segment");
+		   " last_seen = max(last_seen, excluded.last_seen)");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	sqlite3_bind_text(stmt, 1, s->customer_id, -1, SQLITE_STATIC);
@@ -164,15 +183,7 @@ static int upsert_customer(struct db_conn *c, struct write_item *item)
 	sqlite3_bind_int(stmt, 3, s->type == SUB_SURVEY);
 	sqlite3_bind_int(stmt, 4, s->type == SUB_NPS);
 	sqlite3_bind_int64(stmt, 5, s->submitted_at);
-	int rc = sqlite3_step(stmt);
-	int err = rc == SQLITE_ROW ? 0 : db_error(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
-	if (err == 0 && s->segment == NULL && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
-		s->segment = strdup((const char *)sqlite3_column_text(stmt, 0));
-		err = s->segment ? 0 : FBD_ENOMEM;
-		item->segment_resolved = s->segment != NULL;
-	}
-	sqlite3_reset(stmt);
-	return err;
+	return step_done(c, stmt);
 }
 
 /* Keeps the earliest mark, so the worker can measure the lag since it, and
@@ -194,13 +205,14 @@ static int store_new_submission(struct writer *w, struct write_item *item)
 {
 	struct db_conn *c = w->conn;
 	struct submission *s = &item->sub;
-	int err = 0;
+	int err = resolve_segment(c, item);
+	if (err != 0)
+		return err;
 	if (!s->client_id)
 		uuid7_generate(s->id);
-	/* The customer first: it resolves the row's segment. */
-	if ((err = upsert_customer(c, item)) != 0)
-		return err;
 	if ((err = insert_submission(c, s)) != 0)
+		return err;
+	if ((err = upsert_customer(c, s)) != 0)
 		return err;
 	if ((err = mark_dirty(c, s)) != 0)
 		return err;
