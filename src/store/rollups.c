@@ -118,14 +118,13 @@ static int add_customer_day(struct db_conn *c, const struct view_key *k, const c
 /* The customer's nearest other days in this view before and after day, in
  * one statement (two seeks); *has_prev / *has_next false when there is none. */
 static int neighbour_days(struct db_conn *c, const struct view_key *k, const char *customer,
-                          int64_t day, int64_t *prev, bool *has_prev, int64_t *next,
-                          bool *has_next)
+                          int64_t day, int64_t *prev, bool *has_prev, int64_t *next, bool *has_next)
 {
-	sqlite3_stmt *stmt = db_stmt(
-	    c, "SELECT (SELECT max(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
-	       " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day < ?6),"
-	       " (SELECT min(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
-	       " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day > ?6)");
+	sqlite3_stmt *stmt =
+	    db_stmt(c, "SELECT (SELECT max(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	               " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day < ?6),"
+	               " (SELECT min(day) FROM customer_days WHERE kind = ?1 AND channel = ?2"
+	               " AND agent_id = ?3 AND segment = ?4 AND customer_id = ?5 AND day > ?6)");
 	if (stmt == NULL)
 		return db_conn_error(c);
 	bind_key(stmt, k);
@@ -186,8 +185,8 @@ struct delta {
 struct rollup_group {
 	struct delta *deltas; /* [0, used) */
 	size_t used, room;
-	uint32_t *index; /* cap slots: 0 empty, else position + 1 */
-	size_t cap;      /* a power of two, at least twice used */
+	uint32_t *index;                  /* cap slots: 0 empty, else position + 1 */
+	size_t cap;                       /* a power of two, at least twice used */
 	struct delta staged[ITEM_DELTAS]; /* the submission being added */
 	size_t n_staged;
 };
@@ -275,8 +274,8 @@ static void stage(struct rollup_group *g, bool gap, const struct view_key *k, in
 	d->hash = delta_hash(d);
 }
 
-static void stage_gap(struct rollup_group *g, const struct view_key *k, int64_t day,
-                      int64_t prev, int64_t delta)
+static void stage_gap(struct rollup_group *g, const struct view_key *k, int64_t day, int64_t prev,
+                      int64_t delta)
 {
 	struct stats_counts n;
 	memset(&n, 0, sizeof(n));

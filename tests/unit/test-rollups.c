@@ -215,8 +215,8 @@ static const char *const exact[] = {
 
 /* A fresh database in dir/name; rollup_apply() for each stored item, each
  * in a transaction of its own, in the order the writer stored them. */
-static int one_by_one(const char *dir, const struct write_item *items, size_t n,
-                      struct store **st, struct db_conn **c)
+static int one_by_one(const char *dir, const struct write_item *items, size_t n, struct store **st,
+                      struct db_conn **c)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "%s/single.db", dir);
@@ -281,8 +281,9 @@ static void check_failing_item(struct store *st, struct db_conn *c)
 		strcpy(items[i].sub.id, "0190e0a4-0000-7000-8000-00000000abcd");
 		memset(items[i].sub.digest, 7, sizeof(items[i].sub.digest));
 	}
-	CHECK_INT(db_exec(c, "CREATE TRIGGER boom BEFORE INSERT ON submissions"
-	                     " WHEN new.customer_id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"),
+	CHECK_INT(db_exec(c,
+	                  "CREATE TRIGGER boom BEFORE INSERT ON submissions"
+	                  " WHEN new.customer_id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END"),
 	          0);
 	struct writer *w = NULL;
 	struct writer_options wo = {.capacity = 4};
@@ -301,8 +302,7 @@ static void check_failing_item(struct store *st, struct db_conn *c)
 	                        " ('r1', 'r2', 'boom')"),
 	          2);
 	CHECK_INT(count_rows(c, "SELECT count(*) FROM customers WHERE customer_id = 'boom'"), 0);
-	CHECK_INT(count_rows(c, "SELECT responses FROM rollups WHERE kind = 0 AND day = 20450"),
-	          2);
+	CHECK_INT(count_rows(c, "SELECT responses FROM rollups WHERE kind = 0 AND day = 20450"), 2);
 	CHECK_INT(count_rows(c, "SELECT sum(n) FROM customer_gaps WHERE kind = 0 AND day = 20450"),
 	          2);
 	for (int i = 0; i < 4; i++)
