@@ -132,6 +132,9 @@ def start_service(build, threads, db, logdir, name):
         "FEEDBACKD_HOST": "127.0.0.1", "FEEDBACKD_PORT": "0", "FEEDBACKD_DB": str(db),
         "FEEDBACKD_THREADS": str(threads),
         "FEEDBACKD_API_KEYS": f"ingest:{KEYS['ingest']},read:{KEYS['read']}",
+        # Capacity, not the limiter's default of 1000/s per key, is measured;
+        # the limiter's per-request bookkeeping still runs.
+        "FEEDBACKD_RATE_LIMIT": "1000000", "FEEDBACKD_RATE_BURST": "10000000",
     })
     env.pop("FEEDBACKD_CONFIG", None)
     return Server(name, [str(build / "feedbackd")], env, logdir,

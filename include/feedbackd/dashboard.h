@@ -25,6 +25,25 @@
  * transaction that inserts s, once per new submission. */
 int rollup_apply(struct db_conn *c, const struct submission *s);
 
+/* The same, summed over a commit group: rollup_add() writes s's
+ * customer-days at once (later lookups read them) and keeps its counter
+ * additions in g; rollup_group_flush() writes g's sums, one UPSERT per key,
+ * and empties g. The tables end up exactly as with rollup_apply() per
+ * submission. Call flush inside the same transaction, before COMMIT; the
+ * submissions' strings are borrowed until then. On an error rollup_add()
+ * leaves g as it was (s added to nothing), so a caller that rolls back only
+ * s's savepoint can go on. rollup_group_discard() drops g's sums (the
+ * transaction was rolled back). g is owned by its creator, who frees it
+ * with rollup_group_free() (NULL accepted); one thread at a time. */
+struct rollup_group;
+int rollup_group_new(struct rollup_group **out);
+void rollup_group_free(struct rollup_group *g);
+int rollup_add(struct db_conn *c, struct rollup_group *g, const struct submission *s);
+int rollup_group_flush(struct db_conn *c, struct rollup_group *g);
+void rollup_group_discard(struct rollup_group *g);
+/* Keys with a pending sum (bounds the memory a caller lets g hold). */
+size_t rollup_group_pending(const struct rollup_group *g);
+
 /* Take s (as stored) out of the rollups, for a feature that deletes
  * submissions (erasure). Call inside the transaction that deletes the row,
  * after the DELETE. Also tells the readers' caches that counts may have

@@ -26,6 +26,7 @@ enum write_status {
 struct write_item {
 	struct submission sub; /* in: validated; out: as stored (id, received_at, segment) */
 	enum write_status status;
+	bool segment_resolved; /* writer-private: segment was taken from the customer */
 };
 
 struct write_job;

@@ -4,9 +4,15 @@
  * request would cap ingest at the disk's sync rate. Request threads queue
  * jobs; this thread takes everything queued (up to GROUP_MAX submissions),
  * applies it in one transaction and commits once, then tells every job's
- * owner. Each submission runs inside its own savepoint so that an unexpected
- * error in one row undoes only that row; storage errors (disk full, read-only,
- * I/O) fail the whole group, since nothing in it can be trusted to commit.
+ * owner. Storage errors (disk full, read-only, I/O) fail the whole group,
+ * since nothing in it can be trusted to commit. Any other error in one item
+ * (a "cannot happen": a constraint, a corrupt stored row) fails only that
+ * item: the group is rolled back and run again without it. That costs
+ * nothing while no item fails, unlike a savepoint per item (8 % of the
+ * writer's instructions when it had them).
+ *
+ * The dashboard counters of the group are summed in memory and written once
+ * per key before COMMIT (rollup_group in dashboard.h).
  *
  * Ownership: jobs and their items belong to the submitter throughout. The
  * writer links them into its queue and hands them back through done(). */
@@ -23,11 +29,15 @@
 #include "store/sql.h"
 
 #define GROUP_MAX 4096
+/* Write the summed dashboard counters early past this many keys, which
+ * bounds their memory (about 200 bytes a key) within a large group. */
+#define ROLLUP_FLUSH_AT 4096
 
 struct writer {
 	struct store *st;
 	struct db_conn *conn;
 	struct checkpointer *ckpt; /* checkpoints conn's WAL off this thread */
+	struct rollup_group *rollups; /* the current group's dashboard counters */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -101,8 +111,9 @@ static int check_existing_id(struct db_conn *c, struct write_item *item)
 }
 
 /* A submission without a segment takes its customer's current one. */
-static int resolve_segment(struct db_conn *c, struct submission *s)
+static int resolve_segment(struct db_conn *c, struct write_item *item)
 {
+	struct submission *s = &item->sub;
 	if (s->segment)
 		return 0;
 	sqlite3_stmt *stmt = db_stmt(c, "SELECT segment FROM customers WHERE customer_id = ?");
@@ -114,6 +125,7 @@ static int resolve_segment(struct db_conn *c, struct submission *s)
 	if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
 		s->segment = strdup((const char *)sqlite3_column_text(stmt, 0));
 		err = s->segment ? 0 : FBD_ENOMEM;
+		item->segment_resolved = s->segment != NULL;
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		err = db_error(rc);
 	}
@@ -189,10 +201,11 @@ static int mark_dirty(struct db_conn *c, const struct submission *s)
 }
 
 /* Everything one new submission changes, inside the group's transaction. */
-static int store_new_submission(struct db_conn *c, struct write_item *item)
+static int store_new_submission(struct writer *w, struct write_item *item)
 {
+	struct db_conn *c = w->conn;
 	struct submission *s = &item->sub;
-	int err = resolve_segment(c, s);
+	int err = resolve_segment(c, item);
 	if (err != 0)
 		return err;
 	if (!s->client_id)
@@ -203,37 +216,71 @@ static int store_new_submission(struct db_conn *c, struct write_item *item)
 		return err;
 	if ((err = mark_dirty(c, s)) != 0)
 		return err;
-	if ((err = rollup_apply(c, s)) != 0)
+	if ((err = rollup_add(c, w->rollups, s)) != 0)
 		return err;
 	item->status = WRITE_CREATED;
 	return 0;
 }
 
-static int apply_item(struct db_conn *c, struct write_item *item)
+static int apply_item(struct writer *w, struct write_item *item)
 {
 	int err = 0;
 	if (item->sub.client_id) {
-		err = check_existing_id(c, item);
+		err = check_existing_id(w->conn, item);
 		if (err != 0)
 			return err > 0 ? 0 : err;
 	}
-	return store_new_submission(c, item);
+	return store_new_submission(w, item);
 }
 
-/* One item in its own savepoint; a non-storage failure only fails the item. */
-static int apply_item_guarded(struct db_conn *c, struct write_item *item)
+/* Runs the group's jobs in the open transaction, skipping items that failed
+ * in an earlier attempt. Returns 0, a negative error that fails the group,
+ * or 1 when one item failed on its own: it is marked WRITE_FAILED, and the
+ * caller rolls back and runs the group again. */
+static int apply_group(struct writer *w, struct write_job *jobs)
 {
-	int err = db_exec(c, "SAVEPOINT item");
-	if (err != 0)
-		return err;
-	err = apply_item(c, item);
-	if (err == 0)
-		return db_exec(c, "RELEASE item");
-	item->status = WRITE_FAILED;
-	int rb = db_exec(c, "ROLLBACK TO item");
-	if (rb == 0)
-		rb = db_exec(c, "RELEASE item");
-	return is_storage_error(err) || rb != 0 ? err : 0;
+	int err = 0;
+	for (struct write_job *j = jobs; j; j = j->next) {
+		for (size_t i = 0; i < j->n; i++) {
+			struct write_item *item = &j->items[i];
+			if (item->status == WRITE_FAILED)
+				continue;
+			if ((err = apply_item(w, item)) != 0) {
+				if (is_storage_error(err))
+					return err;
+				item->status = WRITE_FAILED;
+				return 1;
+			}
+			if (rollup_group_pending(w->rollups) >= ROLLUP_FLUSH_AT &&
+			    (err = rollup_group_flush(w->conn, w->rollups)) != 0)
+				return err;
+		}
+		if (j->in_tx && (err = j->in_tx(w->conn, j)) != 0)
+			return err;
+	}
+	return rollup_group_flush(w->conn, w->rollups);
+}
+
+/* Undo what a rolled-back attempt left in the items, so the next attempt
+ * sees them as submitted: a segment taken from the customer row may have
+ * come from a rolled-back submission, and an item settled as a duplicate
+ * holds the stored row (which needs the client-id check again). */
+static void reset_items(struct write_job *jobs)
+{
+	for (struct write_job *j = jobs; j; j = j->next)
+		for (size_t i = 0; i < j->n; i++) {
+			struct write_item *item = &j->items[i];
+			if (item->status == WRITE_FAILED)
+				continue;
+			if (item->status == WRITE_EXISTS || item->status == WRITE_CONFLICT)
+				item->sub.client_id = true;
+			if (item->segment_resolved) {
+				free(item->sub.segment);
+				item->sub.segment = NULL;
+				item->segment_resolved = false;
+			}
+			item->status = WRITE_PENDING;
+		}
 }
 
 static void fail_group(struct write_job *jobs)
@@ -257,11 +304,13 @@ static void commit_group(struct writer *w, struct write_job *jobs)
 	struct db_conn *c = w->conn;
 	store_write_lock(w->st); /* shared with the scoring worker, see store.h */
 	int err = db_exec(c, "BEGIN IMMEDIATE");
-	for (struct write_job *j = jobs; err == 0 && j; j = j->next) {
-		for (size_t i = 0; err == 0 && i < j->n; i++)
-			err = apply_item_guarded(c, &j->items[i]);
-		if (err == 0 && j->in_tx)
-			err = j->in_tx(c, j);
+	/* Each retry has one item fewer, so this ends. */
+	while (err == 0 && (err = apply_group(w, jobs)) == 1) {
+		rollup_group_discard(w->rollups);
+		err = db_exec(c, "ROLLBACK");
+		reset_items(jobs);
+		if (err == 0)
+			err = db_exec(c, "BEGIN IMMEDIATE");
 	}
 	if (err == 0)
 		err = db_exec(c, "COMMIT");
@@ -270,6 +319,7 @@ static void commit_group(struct writer *w, struct write_job *jobs)
 		 * fail if the transaction is already gone, which is fine. */
 		if (!sqlite3_get_autocommit(c->db))
 			(void)db_exec(c, "ROLLBACK");
+		rollup_group_discard(w->rollups);
 		fail_group(jobs);
 	}
 	for (struct write_job *j = jobs; j; j = j->next)
@@ -335,6 +385,8 @@ int writer_start(struct writer **out, struct store *st, const struct writer_opti
 	w->st = st;
 	w->opt = *opt;
 	atomic_init(&w->healthy, true);
+	if ((err = rollup_group_new(&w->rollups)) != 0)
+		goto fail_free;
 	if ((err = checkpointer_start(&w->ckpt, store_options(st))) != 0)
 		goto fail_free;
 	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
@@ -357,6 +409,7 @@ fail_conn:
 	db_conn_close(w->conn);
 fail_free:
 	checkpointer_stop(w->ckpt);
+	rollup_group_free(w->rollups);
 	free(w);
 	return err;
 }
@@ -365,8 +418,10 @@ int writer_submit(struct writer *w, struct write_job *job)
 {
 	int err = 0;
 	job->next = NULL;
-	for (size_t i = 0; i < job->n; i++)
+	for (size_t i = 0; i < job->n; i++) {
 		job->items[i].status = WRITE_PENDING;
+		job->items[i].segment_resolved = false;
+	}
 	pthread_mutex_lock(&w->lock);
 	if (w->stopping) {
 		err = FBD_ESHUTDOWN;
@@ -413,5 +468,6 @@ void writer_stop(struct writer *w)
 	pthread_mutex_destroy(&w->lock);
 	db_conn_close(w->conn);
 	checkpointer_stop(w->ckpt);
+	rollup_group_free(w->rollups);
 	free(w);
 }
