@@ -666,6 +666,18 @@ class Server:
             conn.close()
 
 
+class ServerTestCase(unittest.TestCase):
+    """A fresh server per test as self.srv, started with server_env added;
+    stopped after the test, which fails on an unclean exit (see Server.stop)."""
+
+    server_env = {}
+
+    def setUp(self):
+        self.srv = Server(env=self.server_env)
+        self.addCleanup(self.srv.close)
+        self.srv.start()
+
+
 def read_response(resp):
     headers = lower_headers(resp.getheaders())
     raw = resp.read()

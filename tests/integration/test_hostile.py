@@ -392,17 +392,11 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(customers, {"good", "x'); DROP TABLE submissions;--"})
 
 
-class KeepAliveSlowlorisTest(unittest.TestCase):
+class KeepAliveSlowlorisTest(harness.ServerTestCase):
     """After a reply, a kept-alive connection has idle_timeout + request_timeout
     to deliver the next request's headers, however it trickles them."""
 
-    def setUp(self):
-        self.srv = harness.Server(env=dict(FEEDBACKD_IDLE_TIMEOUT=1, FEEDBACKD_REQUEST_TIMEOUT=2))
-        self.addCleanup(self.srv.close)
-        self.srv.start()
-
-    def tearDown(self):
-        self.assertEqual(self.srv.stop(), 0)
+    server_env = dict(FEEDBACKD_IDLE_TIMEOUT=1, FEEDBACKD_REQUEST_TIMEOUT=2)
 
     def test_second_request_trickled_is_cut(self):
         s = self.srv.raw_connection(5.0)
@@ -429,14 +423,8 @@ class KeepAliveSlowlorisTest(unittest.TestCase):
             s.close()
 
 
-class RateLimitTest(unittest.TestCase):
-    def setUp(self):
-        self.srv = harness.Server(env=dict(FEEDBACKD_RATE_LIMIT=1, FEEDBACKD_RATE_BURST=3))
-        self.addCleanup(self.srv.close)
-        self.srv.start()
-
-    def tearDown(self):
-        self.assertEqual(self.srv.stop(), 0)
+class RateLimitTest(harness.ServerTestCase):
+    server_env = dict(FEEDBACKD_RATE_LIMIT=1, FEEDBACKD_RATE_BURST=3)
 
     def test_burst_then_429_with_retry_after_per_key(self):
         for _ in range(3):

@@ -113,12 +113,17 @@ def can_mount():
         os.rmdir(probe)
 
 
-class DiskFullTest(unittest.TestCase):
+class FaultTest(unittest.TestCase):
+    """A server (not started) with self.tmp and self.db."""
+
     def setUp(self):
         self.srv = harness.Server(env=ENV)
         self.addCleanup(self.srv.close)
         self.tmp = self.srv.tmpdir
         self.db = self.srv.db_path
+
+
+class DiskFullTest(FaultTest):
 
     def test_max_db_pages(self):
         # Create the schema, then put 400 KiB of ballast in the file, so
@@ -174,13 +179,10 @@ class DiskFullTest(unittest.TestCase):
             subprocess.run(["umount", "-l", mnt])
 
 
-class ReadOnlyTest(unittest.TestCase):
+class ReadOnlyTest(FaultTest):
     def setUp(self):
-        self.srv = harness.Server(env=ENV)
-        self.addCleanup(self.srv.close)
-        self.tmp = self.srv.tmpdir
+        super().setUp()
         os.chmod(self.tmp, 0o755)
-        self.db = self.srv.db_path
 
     def seed(self, n):
         self.srv.start()
