@@ -102,7 +102,7 @@ class Response(namedtuple("Response", "status headers body")):
 
 
 def sanitizer_lines(lines):
-    """The lines of stderr text lines that are part of a sanitizer report."""
+    """Those stderr lines that belong to a sanitizer report."""
     found = []
     for text in lines:
         try:
