@@ -6,6 +6,12 @@ directory (working directory and database), learns the port from the
 fresh connection per request for ordinary calls, and a raw socket for
 hand-crafted requests (chunked bodies, lying Content-Length, Expect).
 
+The server's stderr goes to a file in the temporary directory, never a pipe:
+a busy test cannot stall the server's logging. Every way a server ends
+(stop, kill, close, an exit before listening, run) fails the test on a
+sanitizer report (ASan/UBSan/LSan) in stderr, and stop/kill/close also on an
+exit code other than the signal's clean one (0 after SIGTERM or SIGINT).
+
 Meson runs each test script as `python3 test_x.py <path to feedbackd>`;
 main() takes the binary path off argv and hands the rest to unittest.
 Only the Python standard library is used.
@@ -25,6 +31,8 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
+import uuid
 from collections import namedtuple
 
 HOST = "127.0.0.1"
@@ -39,6 +47,13 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 10.0
 LISTENING = re.compile(r"listening on [^ ]*:(\d+)")
+# What ASan, LSan and UBSan print; looked for in stderr lines that are not
+# the server's own JSON log lines (those may quote client data).
+SANITIZER = re.compile(r"Sanitizer|runtime error:")
+# Exit code stop() expects after a signal, unless told otherwise.
+CLEAN_EXIT = {signal.SIGTERM: 0, signal.SIGINT: 0, signal.SIGKILL: -signal.SIGKILL}
+# How many stderr lines a failure message quotes at most (the end).
+STDERR_TAIL = 200
 
 # Default for request(key=...): the ingest key for POST, the read key for
 # everything else -- the least privilege that should work.
@@ -62,9 +77,49 @@ class ServerExited(HarnessError):
         self.stderr = stderr
 
 
-# status: int; headers: dict with lowercase names (repeated headers joined
-# with ", "); body: parsed JSON for a JSON media type, else raw bytes.
-Response = namedtuple("Response", "status headers body")
+class Headers(dict):
+    """Response headers: lowercase names (repeated headers joined with ", "),
+    looked up in any case."""
+
+    def __getitem__(self, name):
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name):
+        return super().__contains__(name.lower())
+
+    def get(self, name, default=None):
+        return super().get(name.lower(), default)
+
+
+class Response(namedtuple("Response", "status headers body")):
+    """status: int; headers: Headers; body: parsed JSON for a JSON media type,
+    else raw bytes. raw (not part of the tuple): the body bytes as received."""
+
+    def __new__(cls, status, headers, body, raw=b""):
+        self = super().__new__(cls, status, headers, body)
+        self.raw = raw
+        return self
+
+
+def sanitizer_lines(lines):
+    """Those stderr lines that belong to a sanitizer report."""
+    found = []
+    for text in lines:
+        try:
+            is_log = isinstance(json.loads(text), dict)
+        except ValueError:
+            is_log = False
+        if not is_log and SANITIZER.search(text):
+            found.append(text)
+    return found
+
+
+def tail(lines):
+    lines = list(lines)
+    if len(lines) <= STDERR_TAIL:
+        return "\n".join(lines)
+    return "\n".join([f"[{len(lines) - STDERR_TAIL} earlier lines left out]",
+                      *lines[-STDERR_TAIL:]])
 
 
 # ---------------------------------------------------------------- time
@@ -150,7 +205,7 @@ def decode_body(headers, raw):
 
 
 def lower_headers(pairs):
-    headers = {}
+    headers = Headers()
     for name, value in pairs:
         name = name.lower()
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
@@ -184,6 +239,8 @@ class RawConnection:
 
     def __init__(self, port, timeout=REQUEST_TIMEOUT):
         self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        # byte-by-byte writers (slowloris tests) must reach the server as sent
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.eof = False
 
@@ -195,6 +252,32 @@ class RawConnection:
             return True
         except (BrokenPipeError, ConnectionResetError):
             return False
+
+    def sendall(self, data):
+        """Send all of data; raises OSError once the server cut the connection."""
+        self.sock.sendall(data)
+
+    def is_closed(self, wait=0.0):
+        """True when the server has closed the connection (EOF or reset),
+        waiting up to wait seconds. A byte that arrives instead is kept for
+        read_response."""
+        if self.eof:
+            return True
+        timeout = self.sock.gettimeout()
+        self.sock.settimeout(wait if wait > 0 else 0.0)
+        try:
+            data = self.sock.recv(1)
+        except (socket.timeout, BlockingIOError):
+            return False
+        except OSError:
+            return True
+        finally:
+            self.sock.settimeout(timeout)
+        if not data:
+            self.eof = True
+            return True
+        self.buf += data
+        return False
 
     def shutdown_write(self):
         try:
@@ -248,9 +331,12 @@ class RawConnection:
             body += self._take(size)
             self._take(2)
 
-    def read_response(self):
+    def read_response(self, timeout=None):
         """The next response (a 100 Continue counts as one), or None if the
-        server closed the connection without sending a byte."""
+        server closed the connection without sending a byte. timeout: a new
+        socket timeout for this and later reads."""
+        if timeout is not None:
+            self.sock.settimeout(timeout)
         head = self._take_until(b"\r\n\r\n")
         if head is None:
             if self.buf:
@@ -273,7 +359,22 @@ class RawConnection:
             while self._fill():
                 pass
             raw, self.buf = self.buf, b""
-        return Response(status, headers, decode_body(headers, raw))
+        return Response(status, headers, decode_body(headers, raw), raw)
+
+
+def request(port, method, path, body=None, headers=None, key=AUTO, timeout=REQUEST_TIMEOUT,
+            params=None):
+    """One request to 127.0.0.1:port on a fresh connection -> Response; the
+    arguments as for Server.request."""
+    data = encode_body(body)
+    if params:
+        path += ("&" if "?" in path else "?") + urllib.parse.urlencode(params)
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=data, headers=request_headers(method, data, headers, key))
+        return read_response(conn.getresponse())
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------- the server
@@ -295,23 +396,26 @@ def base_env(tmpdir):
 class Server:
     """One feedbackd process on a temporary directory that outlives restarts.
 
-    env: extra environment; a value of None removes the variable.
-    args: command-line arguments for the binary."""
+    env: extra environment (values made str); a value of None removes the
+    variable. Both env and args may be changed between runs (self.extra_env,
+    self.args), e.g. to restart on the same database with another setting.
+    args: command-line arguments for the binary.
+    wrapper: a command prefix, e.g. ["setpriv", "--reuid=65534", ...]."""
 
-    def __init__(self, env=None, args=(), binary=None):
+    def __init__(self, env=None, args=(), binary=None, wrapper=()):
         self.binary = binary or BINARY
         if not self.binary:
             raise HarnessError("feedbackd binary not set: run the script with its path as argv[1]")
         self.tmpdir = tempfile.mkdtemp(prefix="feedbackd-it-")
-        self.db_path = os.path.join(self.tmpdir, "data", "feedback.db")
         self.extra_env = dict(env or {})
         self.args = list(args)
+        self.wrapper = list(wrapper)
         self.proc = None
         self.port = None
+        self.stderr_path = os.path.join(self.tmpdir, "stderr.log")
         self._lines = []          # (raw text, parsed dict or None)
+        self._offset = 0          # how far stderr.log has been read
         self._lock = threading.Lock()
-        self._listening = threading.Event()
-        self._reader = None
 
     # -- lifecycle
 
@@ -321,8 +425,12 @@ class Server:
             if value is None:
                 env.pop(name, None)
             else:
-                env[name] = value
+                env[name] = str(value)
         return env
+
+    @property
+    def db_path(self):
+        return self.environment()["FEEDBACKD_DB"]
 
     def write_file(self, relpath, text):
         """Create a file in the temporary directory; returns its absolute path."""
@@ -338,78 +446,94 @@ class Server:
 
     def start(self):
         """Start and wait for the listening line. Raises ServerExited if the
-        process exits first, HarnessError if it says nothing within 10 s."""
+        process exits first, HarnessError if it says nothing within 10 s or
+        exits with a sanitizer report."""
         if self.proc is not None:
             raise HarnessError("server already started")
         with self._lock:
             self._lines = []
+            self._offset = 0
         self.port = None
-        self._listening.clear()
-        self.proc = subprocess.Popen(
-            [self.binary, *self.args], cwd=self.tmpdir, env=self.environment(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self._reader = threading.Thread(target=self._drain, args=(self.proc,), daemon=True)
-        self._reader.start()
+        with open(self.stderr_path, "wb") as stderr:
+            self.proc = subprocess.Popen(
+                [*self.wrapper, self.binary, *self.args], cwd=self.tmpdir,
+                env=self.environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=stderr)
         deadline = time.monotonic() + START_TIMEOUT
-        while not self._listening.wait(0.02):
+        while True:
+            self._read_stderr()
+            if self.port is not None:
+                return self
             if self.proc.poll() is not None:
                 rc = self.proc.returncode
-                self._reader.join(5)
                 self.proc = None
+                self._check_exit(rc, None, "an exit before listening")
                 raise ServerExited(rc, self.stderr_text)
             if time.monotonic() > deadline:
                 self._kill()
                 raise HarnessError(f"no 'listening on' log line within {START_TIMEOUT:.0f} s; "
-                                   f"stderr:\n{self.stderr_text}")
-        return self
+                                   f"stderr:\n{tail(self.log_lines)}")
+            time.sleep(0.02)
 
-    def stop(self, sig=signal.SIGTERM):
-        """Send sig and wait for the exit code (negative: killed by a signal).
-        Fails, after killing it, if the process is still running after 15 s."""
+    def stop(self, sig=signal.SIGTERM, expect=AUTO):
+        """Send sig, wait for the exit code (negative: killed by a signal)
+        and return it. Fails on a sanitizer report in stderr, and on an exit
+        code other than expect (by default the clean one for sig: 0 after
+        SIGTERM or SIGINT, -9 after SIGKILL; None: any). Fails, after
+        killing it, if the process is still running after 15 s."""
         if self.proc is None:
             raise HarnessError("server not running")
+        if expect == AUTO:
+            expect = CLEAN_EXIT.get(sig)
         self.proc.send_signal(sig)
         try:
             rc = self.proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self._kill()
             raise HarnessError(f"still running {STOP_TIMEOUT:.0f} s after "
-                               f"{signal.Signals(sig).name}; killed. stderr:\n{self.stderr_text}")
-        self._reader.join(5)
+                               f"{signal.Signals(sig).name}; killed. stderr:\n"
+                               f"{tail(self.log_lines)}")
         self.proc = None
+        self._check_exit(rc, expect, signal.Signals(sig).name)
         return rc
+
+    def kill(self):
+        """SIGKILL (a crash) and reap; fails only on a sanitizer report
+        printed before it."""
+        return self.stop(signal.SIGKILL)
 
     def restart(self):
         """Stop (SIGTERM, must exit 0) and start again on the same database."""
         if self.proc is not None:
-            rc = self.stop()
-            if rc != 0:
-                raise HarnessError(f"exit code {rc} on SIGTERM; stderr:\n{self.stderr_text}")
+            self.stop()
         return self.start()
 
     def run(self, args=None, timeout=START_TIMEOUT):
         """Run the binary to completion (for commands and config errors) with
         this server's environment and directory: CompletedProcess with text
-        stdout/stderr. Fails if it is still running after timeout."""
-        cmd = [self.binary, *(self.args if args is None else args)]
+        stdout/stderr. Fails if it is still running after timeout, or on a
+        sanitizer report."""
+        cmd = [*self.wrapper, self.binary, *(self.args if args is None else args)]
         try:
-            return subprocess.run(cmd, cwd=self.tmpdir, env=self.environment(),
-                                  stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=timeout, text=True, errors="replace")
+            result = subprocess.run(cmd, cwd=self.tmpdir, env=self.environment(),
+                                    stdin=subprocess.DEVNULL, capture_output=True,
+                                    timeout=timeout, text=True, errors="replace")
         except subprocess.TimeoutExpired as exc:
             stderr = exc.stderr.decode("utf-8", "replace") if exc.stderr else ""
             raise HarnessError(f"{cmd} still running after {timeout:.0f} s (killed); "
                                f"stderr:\n{stderr}") from None
+        if sanitizer_lines(result.stderr.splitlines()):
+            raise HarnessError(f"sanitizer report from {cmd}; stderr:\n{result.stderr}")
+        return result
 
     def close(self):
-        """Stop the process if it runs (killing it if need be) and remove the
-        temporary directory."""
-        if self.proc is not None:
-            try:
+        """Stop the process if it runs and remove the temporary directory.
+        Fails as stop() does, after removing the directory."""
+        try:
+            if self.proc is not None:
                 self.stop()
-            except HarnessError:
-                pass
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        finally:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
@@ -420,39 +544,57 @@ class Server:
     def _kill(self):
         self.proc.kill()
         self.proc.wait()
-        if self._reader is not None:
-            self._reader.join(5)
         self.proc = None
+
+    def _check_exit(self, rc, expect, after):
+        lines = self.log_lines
+        if sanitizer_lines(lines):
+            raise HarnessError(f"sanitizer report in stderr (exit code {rc} after {after}):\n"
+                               f"{tail(lines)}")
+        if expect is not None and rc != expect:
+            raise HarnessError(f"exit code {rc} after {after}, expected {expect}; stderr:\n"
+                               f"{tail(lines)}")
 
     # -- logs
 
-    def _drain(self, proc):
-        for raw in iter(proc.stderr.readline, b""):
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+    def _read_stderr(self):
+        """Take the complete lines the process has written since the last call."""
+        with self._lock:
             try:
-                parsed = json.loads(text)
-            except ValueError:
-                parsed = None
-            if not isinstance(parsed, dict):
-                parsed = None
-            with self._lock:
+                with open(self.stderr_path, "rb") as f:
+                    f.seek(self._offset)
+                    data = f.read()
+            except FileNotFoundError:
+                return
+            end = data.rfind(b"\n") + 1
+            if self.proc is None:
+                end = len(data)  # the process is gone: a last unterminated line is complete
+            self._offset += end
+            for raw in data[:end].splitlines():
+                text = raw.decode("utf-8", "replace").rstrip("\r")
+                try:
+                    parsed = json.loads(text)
+                except ValueError:
+                    parsed = None
+                if not isinstance(parsed, dict):
+                    parsed = None
                 self._lines.append((text, parsed))
-            if parsed is not None and not self._listening.is_set():
-                match = LISTENING.search(str(parsed.get("msg", "")))
-                if match:
-                    self.port = int(match.group(1))
-                    self._listening.set()
-        proc.stderr.close()
+                if parsed is not None and self.port is None:
+                    match = LISTENING.search(str(parsed.get("msg", "")))
+                    if match:
+                        self.port = int(match.group(1))
 
     @property
     def log_lines(self):
         """Raw stderr lines of the current (or last) run."""
+        self._read_stderr()
         with self._lock:
             return [text for text, _ in self._lines]
 
     @property
     def logs(self):
         """Parsed stderr lines; None for a line that is not a JSON object."""
+        self._read_stderr()
         with self._lock:
             return [parsed for _, parsed in self._lines]
 
@@ -471,6 +613,20 @@ class Server:
                 return None
             time.sleep(0.02)
 
+    def expect_log(self, pattern, timeout=5.0):
+        """The first raw stderr line matching the regular expression pattern,
+        waiting up to timeout; fails if there is none by then."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_lines:
+                if rx.search(line):
+                    return line
+            if time.monotonic() > deadline:
+                raise HarnessError(f"no log line matching {pattern!r} within {timeout} s:\n"
+                                   f"{tail(self.log_lines)}")
+            time.sleep(0.05)
+
     # -- HTTP
 
     def _require_port(self):
@@ -478,21 +634,16 @@ class Server:
             raise HarnessError("server not started")
         return self.port
 
-    def request(self, method, path, body=None, headers=None, key=AUTO, timeout=REQUEST_TIMEOUT):
+    def request(self, method, path, body=None, headers=None, key=AUTO, timeout=REQUEST_TIMEOUT,
+                params=None):
         """One request on a fresh connection -> Response(status, headers, body).
 
         body: dict/list (sent as JSON), str or bytes (sent raw), or None; a
         body gets Content-Type: application/json unless headers override it.
         key: 'ingest', 'read', 'admin', AUTO, None (no Authorization) or a raw
-        Authorization header value."""
-        data = encode_body(body)
-        conn = http.client.HTTPConnection(HOST, self._require_port(), timeout=timeout)
-        try:
-            conn.request(method, path, body=data,
-                         headers=request_headers(method, data, headers, key))
-            return read_response(conn.getresponse())
-        finally:
-            conn.close()
+        Authorization header value. params: query parameters to URL-encode
+        and append to path."""
+        return request(self._require_port(), method, path, body, headers, key, timeout, params)
 
     def connect(self, timeout=REQUEST_TIMEOUT):
         """A kept-alive http.client connection (caller closes it)."""
@@ -501,20 +652,36 @@ class Server:
     def raw_connection(self, timeout=REQUEST_TIMEOUT):
         return RawConnection(self._require_port(), timeout)
 
-    def raw(self, data, timeout=REQUEST_TIMEOUT):
-        """Send hand-made request bytes on a new connection and read one
-        response (None if the server closed without answering)."""
+    def raw(self, data, timeout=REQUEST_TIMEOUT, half_close=False):
+        """Send hand-made request bytes on a new connection (then shut down
+        the writing side if half_close) and read one response (None if the
+        server closed without answering)."""
         conn = self.raw_connection(timeout)
         try:
             conn.send(data)
+            if half_close:
+                conn.shutdown_write()
             return conn.read_response()
         finally:
             conn.close()
 
 
+class ServerTestCase(unittest.TestCase):
+    """A fresh server per test as self.srv, started with server_env added;
+    stopped after the test, which fails on an unclean exit (see Server.stop)."""
+
+    server_env = {}
+
+    def setUp(self):
+        self.srv = Server(env=self.server_env)
+        self.addCleanup(self.srv.close)
+        self.srv.start()
+
+
 def read_response(resp):
     headers = lower_headers(resp.getheaders())
-    return Response(resp.status, headers, decode_body(headers, resp.read()))
+    raw = resp.read()
+    return Response(resp.status, headers, decode_body(headers, raw), raw)
 
 
 # ---------------------------------------------------------------- misc
@@ -552,6 +719,33 @@ def parallel(fn, items, workers=8):
     if errors:
         raise errors[0]
     return results
+
+
+def survey(customer="c-1", **fields):
+    """A valid survey for customer (csat 4) with fields added or replaced."""
+    doc = {"customer_id": customer, "csat": 4}
+    doc.update(fields)
+    return doc
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+def count_responses(srv, customer):
+    """The ids of every stored submission of a customer, following the cursor."""
+    ids = []
+    cursor = None
+    while True:
+        path = f"/v1/responses?customer_id={customer}&limit=500"
+        if cursor:
+            path += "&cursor=" + cursor
+        resp = srv.request("GET", path, key="read")
+        assert resp.status == 200, resp
+        ids.extend(r["id"] for r in resp.body["data"])
+        cursor = resp.body["next_cursor"]
+        if not cursor:
+            return ids
 
 
 def free_port():

@@ -15,19 +15,16 @@ import http.client
 import json
 import os
 import random
-import shutil
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ingest_util as iu  # noqa: E402
+import harness  # noqa: E402
 
-BINARY = None
 ROUNDS = 5
 WORKERS = 6
 CUSTOMERS = [f"crash-{i}" for i in range(12)]
@@ -83,15 +80,8 @@ def make_request(rng):
 
 
 def send(port, path, raw, headers, timeout=5.0):
-    conn = http.client.HTTPConnection(iu.HOST, port, timeout=timeout)
-    try:
-        h = {"Authorization": "Bearer ik", "Content-Type": "application/json"}
-        h.update(headers)
-        conn.request("POST", path, body=raw, headers=h)
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
+    r = harness.request(port, "POST", path, raw, headers, key="ingest", timeout=timeout)
+    return r.status, r.raw
 
 
 def acknowledged(path, status, body, tokens):
@@ -129,14 +119,10 @@ def worker(port, ledger, stop, seed):
 
 class CrashTest(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="fbd-crash-")
-        self.db = os.path.join(self.tmp, "data", "f.db")
-        self.srv = iu.Server(BINARY, self.tmp, self.db)
+        self.srv = harness.Server(env={"FEEDBACKD_THREADS": "2"})
+        self.addCleanup(self.srv.close)
+        self.db = self.srv.db_path
         self.retried = 0
-
-    def tearDown(self):
-        self.srv.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def retry_pending(self, ledger):
         """Resend what is safe to resend; each must now be acknowledged."""
@@ -188,7 +174,7 @@ class CrashTest(unittest.TestCase):
                 path = f"/v1/responses?customer_id={customer}&limit=500"
                 if cursor:
                     path += "&cursor=" + cursor
-                status, doc = self.srv.get_json(path)
+                status, _, doc = self.srv.request("GET", path, key="read")
                 self.assertEqual(status, 200)
                 for row in doc["data"]:
                     by_token.setdefault(row["comment"], []).append(row["id"])
@@ -203,7 +189,7 @@ class CrashTest(unittest.TestCase):
         self.assertEqual(unknown, set())
         # spot-check reads by id
         for token, sid in random.sample(sorted(ledger.acked.items()), 25):
-            status, row = self.srv.get_json("/v1/responses/" + sid)
+            status, _, row = self.srv.request("GET", "/v1/responses/" + sid, key="read")
             self.assertEqual((status, row["comment"]), (200, token))
 
     def check_database(self, ledger):
@@ -237,5 +223,4 @@ class CrashTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    BINARY = os.path.abspath(sys.argv[1])
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    harness.main()

@@ -9,22 +9,18 @@ rescoring that survives a restart.
 
 Usage: test_customers.py PATH_TO_FEEDBACKD
 """
-import json
 import os
-import re
 import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.parse
-import http.client
 from datetime import datetime, timezone
 
-BINARY = None
-KEYS = {"ingest": "ik", "read": "rk", "admin": "ak"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+ENV = {"FEEDBACKD_SYNC": "normal"}
 DAY = 86400
 FAILURES = []
 
@@ -39,84 +35,28 @@ def iso(t):
     return datetime.fromtimestamp(int(t), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Server:
-    def __init__(self, workdir, extra_env=None):
-        self.workdir = workdir
-        self.extra_env = extra_env or {}
-        self.proc = None
-        self.port = None
-        self.lines = []
+class Server(harness.Server):
+    """harness.Server (with ENV and env added) plus the profile helpers."""
 
-    def start(self):
-        env = dict(os.environ)
-        env.update({
-            "FEEDBACKD_HOST": "127.0.0.1",
-            "FEEDBACKD_PORT": "0",
-            "FEEDBACKD_DB": os.path.join(self.workdir, "data", "f.db"),
-            "FEEDBACKD_API_KEYS": "ingest:ik,read:rk,admin:ak",
-            "FEEDBACKD_SYNC": "normal",
-        })
-        env.update(self.extra_env)
-        self.proc = subprocess.Popen([BINARY], cwd=self.workdir, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            try:
-                msg = json.loads(line).get("msg", "")
-            except ValueError:
-                continue
-            m = re.search(r"listening on [^ ]*:(\d+)", msg)
-            if m:
-                self.port = int(m.group(1))
-                threading.Thread(target=self._drain, daemon=True).start()
-                return
-        raise RuntimeError("server did not start: " + "".join(self.lines))
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=30)
-        return rc
-
-    def request(self, method, path, body=None, key="rk"):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        headers = {}
-        if key:
-            headers["Authorization"] = "Bearer " + key
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=data, headers=headers)
-        resp = conn.getresponse()
-        raw = resp.read()
-        conn.close()
-        doc = json.loads(raw) if raw else None
-        return resp.status, doc
+    def __init__(self, env=None):
+        super().__init__(env=dict(ENV, **(env or {})))
 
     def post_survey(self, customer, ago, now, **fields):
         body = {"customer_id": customer, "submitted_at": iso(now - ago)}
         body.update(fields)
-        status, doc = self.request("POST", "/v1/surveys", body, key="ik")
+        status, _, doc = self.request("POST", "/v1/surveys", body, key="ingest")
         check(status == 201, "survey for %s stored (%s %s)" % (customer, status, doc))
 
     def post_nps(self, customer, ago, now, score, **fields):
         body = {"customer_id": customer, "score": score, "submitted_at": iso(now - ago)}
         body.update(fields)
-        status, doc = self.request("POST", "/v1/nps", body, key="ik")
+        status, _, doc = self.request("POST", "/v1/nps", body, key="ingest")
         check(status == 201, "nps for %s stored (%s %s)" % (customer, status, doc))
 
     def profile(self, customer):
         path = "/v1/customers/" + urllib.parse.quote(customer, safe="")
-        return self.request("GET", path)
+        r = self.request("GET", path)
+        return r.status, r.body
 
     def wait_profile(self, customer, surveys, nps_ratings, timeout=5.0, pred=None, want=None):
         """Poll until the profile is computed, counts every submission and
@@ -283,17 +223,17 @@ def test_errors(srv):
     status, doc = srv.profile("nobody")
     check(status == 404, "unknown customer is 404 (%s)" % status)
     check(doc and doc.get("status") == 404, "404 is a problem document")
-    status, _ = srv.request("GET", "/v1/customers/c-loyal", key=None)
+    status, _, _ = srv.request("GET", "/v1/customers/c-loyal", key=None)
     check(status == 401, "no key is 401 (%s)" % status)
-    status, _ = srv.request("GET", "/v1/customers/c-loyal", key="ik")
+    status, _, _ = srv.request("GET", "/v1/customers/c-loyal", key="ingest")
     check(status == 403, "ingest key cannot read profiles (%s)" % status)
-    status, _ = srv.request("GET", "/v1/customers/c-loyal", key="ak")
+    status, _, _ = srv.request("GET", "/v1/customers/c-loyal", key="admin")
     check(status == 200, "admin key reads profiles (%s)" % status)
     for query, field in (("levle=loyal", "levle"), ("level=gold", "level"),
                          ("at_risk=yes", "at_risk"), ("nps_category=fan", "nps_category"),
                          ("sort=score", "sort"), ("limit=0", "limit"), ("limit=501", "limit"),
                          ("cursor=abc", "cursor"), ("level=loyal&level=expected", "level")):
-        status, doc = srv.request("GET", "/v1/customers?" + query)
+        status, _, doc = srv.request("GET", "/v1/customers?" + query)
         fields = [e["field"] for e in (doc or {}).get("errors", [])]
         check(status == 422 and field in fields, "%s is 422 on %s (%s %s)" %
               (query, field, status, fields))
@@ -305,7 +245,7 @@ def list_all(srv, query, limit):
         q = query + ("&" if query else "") + "limit=%d" % limit
         if cursor:
             q += "&cursor=" + cursor
-        status, doc = srv.request("GET", "/v1/customers?" + q)
+        status, _, doc = srv.request("GET", "/v1/customers?" + q)
         check(status == 200, "list %s is 200 (%s %s)" % (q, status, doc))
         if status != 200:
             return ids
@@ -318,7 +258,7 @@ def list_all(srv, query, limit):
 
 
 def test_list(srv):
-    status, doc = srv.request("GET", "/v1/customers")
+    status, _, doc = srv.request("GET", "/v1/customers")
     check(status == 200 and doc["next_cursor"] is None, "default list fits one page")
     everyone = [d["customer_id"] for d in doc["data"]]
     check(len(everyone) == 10, "10 customers listed (%d)" % len(everyone))
@@ -360,16 +300,16 @@ def test_list(srv):
           (len(asc) - len(nonnull)), "loyalty_score ascending, nulls last: %s" % asc)
 
     # a cursor belongs to its sort
-    status, doc = srv.request("GET", "/v1/customers?sort=loyalty_score&limit=1")
-    status, doc = srv.request("GET", "/v1/customers?sort=last_seen&cursor=" + doc["next_cursor"])
+    status, _, doc = srv.request("GET", "/v1/customers?sort=loyalty_score&limit=1")
+    status, _, doc = srv.request("GET", "/v1/customers?sort=last_seen&cursor=" + doc["next_cursor"])
     check(status == 422, "a cursor of another sort is 422 (%s)" % status)
 
 
-def test_restart_pending(srv, workdir):
+def test_restart_pending(srv):
     """Marks pending at shutdown are rescored after the restart."""
     rc = srv.stop()
     check(rc == 0, "SIGTERM exits 0 (%s)" % rc)
-    db = sqlite3.connect(os.path.join(workdir, "data", "f.db"))
+    db = sqlite3.connect(srv.db_path)
     # as if the worker had not reached these customers before the stop
     for cid in ("c-loyal", "c-below"):
         db.execute("UPDATE customers SET level = NULL, loyalty_score = NULL,"
@@ -393,7 +333,7 @@ def test_restart_pending(srv, workdir):
     for i in range(8):
         doc = settle(srv, "c-burst-%d" % i, 5, 0, {"level": {"code": 3, "name": "delighted"},
                                                "loyalty_score": 100})
-    status, doc = srv.request("GET", "/readyz", key=None)
+    status, _, doc = srv.request("GET", "/readyz", key=None)
     check(status == 200, "ready after restart (%s %s)" % (status, doc))
 
 
@@ -401,64 +341,60 @@ def test_max_items():
     """max_items = 2: each window keeps its two newest submissions. The
     customer has more submissions than the worker's one-range read takes
     (2 * max_items + 2), so its exact two-window read is exercised."""
-    with tempfile.TemporaryDirectory() as workdir:
-        srv = Server(workdir, {"FEEDBACKD_MAX_ITEMS": "2"})
-        srv.start()
-        try:
-            now = time.time()
-            c = "c-many"
-            srv.post_survey(c, 40 * DAY, now, expectation="below")
-            srv.post_nps(c, 36 * DAY, now, 10)
-            srv.post_nps(c, 35 * DAY, now, 10)
-            for ago in (6, 5, 4, 3):
-                srv.post_survey(c, ago * DAY, now, expectation="below", csat=1)
-            srv.post_survey(c, 2 * DAY, now, expectation="exceeded", csat=5)
-            srv.post_survey(c, 1 * DAY, now, expectation="exceeded", csat=5)
-            # now: the two exceeded/5 only: delighted (n = 2 < 3, and no
-            # rating among them), E = S = 1 -> 100. 30 days ago: the two 10s
-            # -> 100, the older failure is beyond max_items. delta 0.
-            settle(srv, c, 7, 2, {
-                "level": {"code": 3, "name": "delighted"}, "loyalty_score": 100,
-                "loyalty_delta_30d": 0, "nps_category": None, "latest_nps": None,
-                "shares": {"met": 1.0, "exceeded": 1.0, "delighted": 1.0},
-                "at_risk": False, "risk_reasons": []})
+    srv = Server({"FEEDBACKD_MAX_ITEMS": "2"})
+    srv.start()
+    try:
+        now = time.time()
+        c = "c-many"
+        srv.post_survey(c, 40 * DAY, now, expectation="below")
+        srv.post_nps(c, 36 * DAY, now, 10)
+        srv.post_nps(c, 35 * DAY, now, 10)
+        for ago in (6, 5, 4, 3):
+            srv.post_survey(c, ago * DAY, now, expectation="below", csat=1)
+        srv.post_survey(c, 2 * DAY, now, expectation="exceeded", csat=5)
+        srv.post_survey(c, 1 * DAY, now, expectation="exceeded", csat=5)
+        # now: the two exceeded/5 only: delighted (n = 2 < 3, and no
+        # rating among them), E = S = 1 -> 100. 30 days ago: the two 10s
+        # -> 100, the older failure is beyond max_items. delta 0.
+        settle(srv, c, 7, 2, {
+            "level": {"code": 3, "name": "delighted"}, "loyalty_score": 100,
+            "loyalty_delta_30d": 0, "nps_category": None, "latest_nps": None,
+            "shares": {"met": 1.0, "exceeded": 1.0, "delighted": 1.0},
+            "at_risk": False, "risk_reasons": []})
 
-            # a changed model key rescores stored profiles at the next start,
-            # with no new feedback. max_items 3: now exceeded/5, exceeded/5,
-            # below/1: met 2/3, level 0; E = S = 2/3 -> 66.67 -> 67. 30 days
-            # ago: 10, 10 and the failure: (0.5 * 1 + 0.3 * 0) / 0.8 = 62.5
-            # -> 63. delta 4.
-            check(srv.stop() == 0, "clean stop")
-            srv.extra_env["FEEDBACKD_MAX_ITEMS"] = "3"
-            srv.start()
-            settle(srv, c, 7, 2, {
-                "level": {"code": 0, "name": "below_expectations"}, "loyalty_score": 67,
-                "loyalty_delta_30d": 4, "latest_nps": None,
-                "shares": {"met": 0.667, "exceeded": 0.667, "delighted": 0.667},
-                "at_risk": False, "risk_reasons": []})
-        finally:
-            srv.stop()
+        # a changed model key rescores stored profiles at the next start,
+        # with no new feedback. max_items 3: now exceeded/5, exceeded/5,
+        # below/1: met 2/3, level 0; E = S = 2/3 -> 66.67 -> 67. 30 days
+        # ago: 10, 10 and the failure: (0.5 * 1 + 0.3 * 0) / 0.8 = 62.5
+        # -> 63. delta 4.
+        check(srv.stop() == 0, "clean stop")
+        srv.extra_env["FEEDBACKD_MAX_ITEMS"] = "3"
+        srv.start()
+        settle(srv, c, 7, 2, {
+            "level": {"code": 0, "name": "below_expectations"}, "loyalty_score": 67,
+            "loyalty_delta_30d": 4, "latest_nps": None,
+            "shares": {"met": 0.667, "exceeded": 0.667, "delighted": 0.667},
+            "at_risk": False, "risk_reasons": []})
+    finally:
+        srv.close()
 
 
 def main():
-    global BINARY
-    BINARY = os.path.abspath(sys.argv[1])
-    with tempfile.TemporaryDirectory() as workdir:
-        srv = Server(workdir)
-        srv.start()
-        try:
-            now = time.time()
-            status, doc = srv.request("GET", "/readyz", key=None)
-            check(status == 200, "ready with the worker running (%s %s)" % (status, doc))
-            test_profiles(srv, now)
-            test_freshness(srv)
-            test_time_passes(srv)
-            test_errors(srv)
-            test_list(srv)
-            test_restart_pending(srv, workdir)
-        finally:
-            if srv.proc.poll() is None:
-                srv.stop()
+    harness.BINARY = os.path.abspath(sys.argv[1])
+    srv = Server()
+    srv.start()
+    try:
+        now = time.time()
+        status, _, doc = srv.request("GET", "/readyz", key=None)
+        check(status == 200, "ready with the worker running (%s %s)" % (status, doc))
+        test_profiles(srv, now)
+        test_freshness(srv)
+        test_time_passes(srv)
+        test_errors(srv)
+        test_list(srv)
+        test_restart_pending(srv)
+    finally:
+        srv.close()
     test_max_items()
     if FAILURES:
         print("%d failures" % len(FAILURES))

@@ -6,89 +6,18 @@ submissions in `load()`; the comments show the arithmetic. Usage:
 test_dashboard.py path/to/feedbackd
 """
 import datetime
-import json
 import os
-import re
 import sqlite3
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 
 DAY = 86400
 HOUR = 3600
-KEYS = {'ingest': 'ik', 'read': 'rk', 'admin': 'ak'}
+ENV = {'FEEDBACKD_SYNC': 'normal', 'FEEDBACKD_LOG_LEVEL': 'info'}
 FAILURES = []
-
-
-class Server:
-    def __init__(self, binary, workdir):
-        self.binary = binary
-        self.workdir = workdir
-        self.proc = None
-        self.port = None
-
-    def start(self):
-        env = dict(os.environ)
-        env.update({
-            'FEEDBACKD_HOST': '127.0.0.1', 'FEEDBACKD_PORT': '0',
-            'FEEDBACKD_DB': os.path.join(self.workdir, 'data', 'f.db'),
-            'FEEDBACKD_API_KEYS': 'ingest:ik,read:rk,admin:ak',
-            'FEEDBACKD_SYNC': 'normal', 'FEEDBACKD_LOG_LEVEL': 'info',
-        })
-        self.proc = subprocess.Popen([self.binary], cwd=self.workdir, env=env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            try:
-                msg = json.loads(line).get('msg', '')
-            except ValueError:
-                continue
-            m = re.search(r'listening on [^ ]*:(\d+)', msg)
-            if m:
-                self.port = int(m.group(1))
-                # keep draining stderr so the server never blocks on a full pipe
-                threading.Thread(target=self.proc.stderr.read, daemon=True).start()
-                return
-        self.stop()
-        raise RuntimeError('feedbackd did not start')
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                code = self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                code = self.proc.wait()
-            # SIGTERM drains and exits 0; sanitizer reports make it non-zero
-            eq(code, 0, 'server exit status after SIGTERM')
-        self.proc = None
-
-    def request(self, method, path, body=None, key='rk', params=None):
-        url = f'http://127.0.0.1:{self.port}{path}'
-        if params:
-            url += '?' + urllib.parse.urlencode(params)
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method)
-        if key:
-            req.add_header('Authorization', 'Bearer ' + key)
-        if data is not None:
-            req.add_header('Content-Type', 'application/json')
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, r.headers, json.loads(r.read() or b'null')
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            return e.code, e.headers, json.loads(raw) if raw else None
 
 
 def check(cond, what):
@@ -159,11 +88,11 @@ def load(srv):
         dict(customer_id='c5', channel='mobile', csat=4),
     ]
     for i, s in enumerate(surveys):
-        st, _, body = srv.request('POST', '/v1/surveys', s, key='ik')
+        st, _, body = srv.request('POST', '/v1/surveys', s, key='ingest')
         eq(st, 201, f'store survey {i}: {body}')
     # n1: day 1 15:00, c2, email, NPS rating 9
     st, _, body = srv.request('POST', '/v1/nps', dict(customer_id='c2', channel='email', score=9,
-                                                      submitted_at=iso(at(1, 15))), key='ik')
+                                                      submitted_at=iso(at(1, 15))), key='ingest')
     eq(st, 201, f'store nps: {body}')
 
 
@@ -430,10 +359,10 @@ def test_validation(srv):
                            + iso(at(1)))
     eq(st, 422, 'repeated parameter')
     eq(srv.request('GET', '/v1/dashboard/summary', key=None)[0], 401, 'no key')
-    eq(srv.request('GET', '/v1/dashboard/summary', key='ik')[0], 403, 'ingest key')
-    eq(srv.request('GET', '/v1/dashboard/trend', key='ak', params={'metric': 'nps'})[0], 200,
+    eq(srv.request('GET', '/v1/dashboard/summary', key='ingest')[0], 403, 'ingest key')
+    eq(srv.request('GET', '/v1/dashboard/trend', key='admin', params={'metric': 'nps'})[0], 200,
        'admin key reads')
-    eq(srv.request('POST', '/v1/dashboard/summary', {}, key='ak')[0], 405, 'POST not allowed')
+    eq(srv.request('POST', '/v1/dashboard/summary', {}, key='admin')[0], 405, 'POST not allowed')
 
 
 def test_levels_from_profiles(srv, db_path):
@@ -464,7 +393,7 @@ def test_levels_from_profiles(srv, db_path):
     eq(b['at_risk_customers'], 0, 'no vip at risk')
 
 
-def test_against_model(binary):
+def test_against_model():
     """Random submissions, stored in random order (so customers' days arrive
     out of order), checked against a brute-force count of the same data for
     random periods with ragged bounds and every kind of filter."""
@@ -475,105 +404,103 @@ def test_against_model(binary):
     channels = ['chat', 'email', 'phone']
     rows = []
     segment_of = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = Server(binary, tmp)
-        srv.start()
-        try:
-            for i in range(240):
-                cust = f'm{rnd.randrange(12)}'
-                s = dict(customer_id=cust, channel=rnd.choice(channels),
-                         submitted_at=iso(base + rnd.randrange(span)),
-                         nps=rnd.randrange(11))
-                if rnd.random() < 0.6:
-                    s['agent_id'] = rnd.choice(['x', 'y'])
-                if rnd.random() < 0.3:
-                    s['segment'] = rnd.choice(['gold', 'tin'])
-                if rnd.random() < 0.5:
-                    s['csat'] = rnd.randrange(1, 6)
-                st, _, body = srv.request('POST', '/v1/surveys', s, key='ik')
-                eq(st, 201, f'model store {i}: {body}')
-                # the writer resolves the segment: carried, else the customer's
-                if 'segment' in s:
-                    segment_of[cust] = s['segment']
-                rows.append(dict(s, t=parse_time(s['submitted_at']),
-                                 seg=s.get('segment', segment_of.get(cust)),
-                                 agent=s.get('agent_id')))
-            filters = [{}, {'channel': 'chat'}, {'agent_id': 'x'}, {'segment': 'gold'},
-                       {'channel': 'email', 'agent_id': 'y'}, {'agent_id': 'x', 'segment': 'tin'},
-                       {'channel': 'phone', 'segment': 'gold'},
-                       {'channel': 'chat', 'agent_id': 'x', 'segment': 'gold'}]
-            for _ in range(30):
-                a = base - DAY + rnd.randrange(span + 2 * DAY)
-                b = a + 1 + rnd.randrange(12 * DAY)
-                f = rnd.choice(filters)
-                sel = [r for r in rows if a <= r['t'] < b
-                       and r['channel'] == f.get('channel', r['channel'])
-                       and r['agent'] == f.get('agent_id', r['agent'])
-                       and r['seg'] == f.get('segment', r['seg'])]
-                got = summary(srv, since=iso(a), until=iso(b), **f)
-                want_p = sum(r['nps'] >= 9 for r in sel)
-                want_d = sum(r['nps'] <= 6 for r in sel)
-                eq((got['responses'], got['customers'], got['nps']['promoters'],
-                    got['nps']['detractors'], got['csat']['count']),
-                   (len(sel), len({r['customer_id'] for r in sel}), want_p, want_d,
-                    sum('csat' in r for r in sel)), f'model summary {iso(a)} {iso(b)} {f}')
-                pts = trend(srv, metric='responses', since=iso(a), until=iso(b), **f)
-                eq(sum(p['count'] for p in pts), len(sel), f'model trend {iso(a)} {iso(b)} {f}')
-                for p in pts:
-                    start = parse_time(p['start'])
-                    n = sum(start <= r['t'] < start + DAY for r in sel)
-                    eq(p['count'], n, f'model trend point {p["start"]}')
-                by = rnd.choice(['channel', 'agent', 'segment'])
-                field = {'channel': 'channel', 'agent': 'agent', 'segment': 'seg'}[by]
-                every = [r for r in rows if a <= r['t'] < b]
-                want = {}
-                for r in every:
-                    want[r[field]] = want.get(r[field], 0) + 1
-                got_rows = breakdown(srv, by=by, since=iso(a), until=iso(b))
-                eq({r['key']: r['count'] for r in got_rows}, want,
-                   f'model breakdown {by} {iso(a)} {iso(b)}')
-                counts = [r['count'] for r in got_rows]
-                eq(counts, sorted(counts, reverse=True), 'breakdown ordered by count')
-            # Whole-day customer counts are remembered per reader thread while the
-            # days' response count is unchanged: a late submission (in a whole day,
-            # by a new customer) must show at once, on every thread.
-            period = dict(since=iso(base + 3 * HOUR), until=iso(base + 15 * DAY + 5 * HOUR))
-            before = [summary(srv, **period) for _ in range(12)]
-            check(len({(b['responses'], b['customers']) for b in before}) == 1,
-                  'repeated summaries agree')
-            st, _, _ = srv.request('POST', '/v1/surveys', dict(
-                customer_id='late', channel='chat', nps=9,
-                submitted_at=iso(base + 5 * DAY + 7 * HOUR)), key='ik')
-            eq(st, 201, 'late submission stored')
-            for _ in range(12):
-                after = summary(srv, **period)
-                eq((after['responses'], after['customers']),
-                   (before[0]['responses'] + 1, before[0]['customers'] + 1),
-                   'late submission counted at once')
-        finally:
-            srv.stop()
+    srv = harness.Server(env=ENV)
+    srv.start()
+    try:
+        for i in range(240):
+            cust = f'm{rnd.randrange(12)}'
+            s = dict(customer_id=cust, channel=rnd.choice(channels),
+                     submitted_at=iso(base + rnd.randrange(span)),
+                     nps=rnd.randrange(11))
+            if rnd.random() < 0.6:
+                s['agent_id'] = rnd.choice(['x', 'y'])
+            if rnd.random() < 0.3:
+                s['segment'] = rnd.choice(['gold', 'tin'])
+            if rnd.random() < 0.5:
+                s['csat'] = rnd.randrange(1, 6)
+            st, _, body = srv.request('POST', '/v1/surveys', s, key='ingest')
+            eq(st, 201, f'model store {i}: {body}')
+            # the writer resolves the segment: carried, else the customer's
+            if 'segment' in s:
+                segment_of[cust] = s['segment']
+            rows.append(dict(s, t=parse_time(s['submitted_at']),
+                             seg=s.get('segment', segment_of.get(cust)),
+                             agent=s.get('agent_id')))
+        filters = [{}, {'channel': 'chat'}, {'agent_id': 'x'}, {'segment': 'gold'},
+                   {'channel': 'email', 'agent_id': 'y'}, {'agent_id': 'x', 'segment': 'tin'},
+                   {'channel': 'phone', 'segment': 'gold'},
+                   {'channel': 'chat', 'agent_id': 'x', 'segment': 'gold'}]
+        for _ in range(30):
+            a = base - DAY + rnd.randrange(span + 2 * DAY)
+            b = a + 1 + rnd.randrange(12 * DAY)
+            f = rnd.choice(filters)
+            sel = [r for r in rows if a <= r['t'] < b
+                   and r['channel'] == f.get('channel', r['channel'])
+                   and r['agent'] == f.get('agent_id', r['agent'])
+                   and r['seg'] == f.get('segment', r['seg'])]
+            got = summary(srv, since=iso(a), until=iso(b), **f)
+            want_p = sum(r['nps'] >= 9 for r in sel)
+            want_d = sum(r['nps'] <= 6 for r in sel)
+            eq((got['responses'], got['customers'], got['nps']['promoters'],
+                got['nps']['detractors'], got['csat']['count']),
+               (len(sel), len({r['customer_id'] for r in sel}), want_p, want_d,
+                sum('csat' in r for r in sel)), f'model summary {iso(a)} {iso(b)} {f}')
+            pts = trend(srv, metric='responses', since=iso(a), until=iso(b), **f)
+            eq(sum(p['count'] for p in pts), len(sel), f'model trend {iso(a)} {iso(b)} {f}')
+            for p in pts:
+                start = parse_time(p['start'])
+                n = sum(start <= r['t'] < start + DAY for r in sel)
+                eq(p['count'], n, f'model trend point {p["start"]}')
+            by = rnd.choice(['channel', 'agent', 'segment'])
+            field = {'channel': 'channel', 'agent': 'agent', 'segment': 'seg'}[by]
+            every = [r for r in rows if a <= r['t'] < b]
+            want = {}
+            for r in every:
+                want[r[field]] = want.get(r[field], 0) + 1
+            got_rows = breakdown(srv, by=by, since=iso(a), until=iso(b))
+            eq({r['key']: r['count'] for r in got_rows}, want,
+               f'model breakdown {by} {iso(a)} {iso(b)}')
+            counts = [r['count'] for r in got_rows]
+            eq(counts, sorted(counts, reverse=True), 'breakdown ordered by count')
+        # Whole-day customer counts are remembered per reader thread while the
+        # days' response count is unchanged: a late submission (in a whole day,
+        # by a new customer) must show at once, on every thread.
+        period = dict(since=iso(base + 3 * HOUR), until=iso(base + 15 * DAY + 5 * HOUR))
+        before = [summary(srv, **period) for _ in range(12)]
+        check(len({(b['responses'], b['customers']) for b in before}) == 1,
+              'repeated summaries agree')
+        st, _, _ = srv.request('POST', '/v1/surveys', dict(
+            customer_id='late', channel='chat', nps=9,
+            submitted_at=iso(base + 5 * DAY + 7 * HOUR)), key='ingest')
+        eq(st, 201, 'late submission stored')
+        for _ in range(12):
+            after = summary(srv, **period)
+            eq((after['responses'], after['customers']),
+               (before[0]['responses'] + 1, before[0]['customers'] + 1),
+               'late submission counted at once')
+    finally:
+        srv.close()
 
 
 def main():
-    binary = os.path.abspath(sys.argv[1])
-    with tempfile.TemporaryDirectory() as tmp:
-        srv = Server(binary, tmp)
-        srv.start()
-        try:
-            load(srv)
-            time.sleep(1.1)  # s11 was stored "now": let the default period include it
-            test_summary_whole_days(srv)
-            test_summary_partial_days(srv)
-            test_filters(srv)
-            test_empty_and_default(srv)
-            test_trend(srv)
-            test_point_limit(srv)
-            test_breakdown(srv)
-            test_validation(srv)
-            test_levels_from_profiles(srv, os.path.join(tmp, 'data', 'f.db'))
-        finally:
-            srv.stop()
-    test_against_model(binary)
+    harness.BINARY = os.path.abspath(sys.argv[1])
+    srv = harness.Server(env=ENV)
+    srv.start()
+    try:
+        load(srv)
+        time.sleep(1.1)  # s11 was stored "now": let the default period include it
+        test_summary_whole_days(srv)
+        test_summary_partial_days(srv)
+        test_filters(srv)
+        test_empty_and_default(srv)
+        test_trend(srv)
+        test_point_limit(srv)
+        test_breakdown(srv)
+        test_validation(srv)
+        test_levels_from_profiles(srv, srv.db_path)
+    finally:
+        srv.close()
+    test_against_model()
     if FAILURES:
         print(f'{len(FAILURES)} failure(s)', file=sys.stderr)
         return 1

@@ -17,167 +17,48 @@ library only.
 
 import json
 import os
-import re
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
-HOST = "127.0.0.1"
-KEYS = "ingest:ik,read:rk,admin:ak"
-LISTENING = re.compile(r"listening on [^ ]*:(\d+)")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import KEYS  # noqa: E402
+
 # The idle timeout is set well above the request timeout so that every cut
 # seen here is the request deadline's doing, not MHD's inactivity timer.
 IDLE_TIMEOUT = 10
 REQUEST_TIMEOUT = 2
 MAX_BODY = 4096
-BINARY = None
+INGEST_AUTH = b"Authorization: Bearer " + KEYS["ingest"].encode() + b"\r\n"
 
 GOOD_SURVEY = b'{"customer_id":"good","channel":"web","csat":4}'
 
 
-class Server:
-    """The real binary on a free port in a fresh directory."""
-
-    def __init__(self, **env):
-        self.dir = tempfile.TemporaryDirectory(prefix="feedbackd-hostile-")
-        full = dict(os.environ)
-        full.update({
-            "FEEDBACKD_HOST": HOST,
-            "FEEDBACKD_PORT": "0",
-            "FEEDBACKD_DB": os.path.join(self.dir.name, "data", "f.db"),
-            "FEEDBACKD_API_KEYS": KEYS,
-            "FEEDBACKD_LOG_LEVEL": "info",
-        })
-        full.update({k: str(v) for k, v in env.items()})
-        self.proc = subprocess.Popen([BINARY], cwd=self.dir.name, env=full,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        self.port = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            m = LISTENING.search(json.loads(line).get("msg", ""))
-            if m:
-                self.port = int(m.group(1))
-                break
-        if self.port is None:
-            self.stop()
-            raise AssertionError("feedbackd did not start")
-        # keep draining stderr so the server never blocks on a full pipe
-        self.log = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            if b'"level":"info"' not in line or b"closed " in line:
-                self.log.append(line)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stderr.close()
-        self.dir.cleanup()
-        return self.proc.returncode
+def raw(srv, data, timeout=5.0, half_close=False):
+    """Send data on a fresh connection and read one response (None when the
+    server closed without answering)."""
+    return srv.raw(data, timeout, half_close)
 
 
-def connect(port, timeout=5.0):
-    s = socket.create_connection((HOST, port), timeout=timeout)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
-
-
-def read_response(s, timeout=5.0):
-    """(status, headers, body bytes) of one response, or None when the server
-    closed (or reset) the connection without answering."""
-    s.settimeout(timeout)
-    buf = b""
-    try:
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(65536)
-            if not chunk:
-                return None if not buf else parse_head(buf, b"")
-            buf += chunk
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        status, headers = parse_head(head, b"")[:2]
-        length = int(headers.get("content-length", "0"))
-        while len(rest) < length:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            rest += chunk
-        return status, headers, rest[:length]
-    except (ConnectionResetError, BrokenPipeError):
-        return None if not buf else parse_head(buf, b"")
-
-
-def parse_head(head, body):
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        if b":" in line:
-            k, _, v = line.partition(b":")
-            headers[k.decode().strip().lower()] = v.decode().strip()
-    return status, headers, body
-
-
-def raw(port, data, timeout=5.0, half_close=False):
-    """Send data on a fresh connection and read one response."""
-    s = connect(port, timeout)
-    try:
-        try:
-            s.sendall(data)
-            if half_close:
-                s.shutdown(socket.SHUT_WR)
-        except (ConnectionResetError, BrokenPipeError):
-            pass
-        return read_response(s, timeout)
-    finally:
-        s.close()
-
-
-def post_bytes(path, body, key="ik", ctype="application/json", extra=b""):
+def post_bytes(path, body, key="ingest", ctype="application/json", extra=b""):
     return (b"POST " + path.encode() + b" HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
-            key.encode() + b"\r\nContent-Type: " + ctype.encode() + b"\r\nContent-Length: " +
+            KEYS[key].encode() + b"\r\nContent-Type: " + ctype.encode() + b"\r\nContent-Length: " +
             str(len(body)).encode() + b"\r\n" + extra + b"Connection: close\r\n\r\n" + body)
 
 
-def get_bytes(path, key="rk"):
+def get_bytes(path, key="read"):
     return (b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
-            key.encode() + b"\r\nConnection: close\r\n\r\n")
-
-
-def is_closed(s, wait=0.0):
-    """True when the server has closed s (EOF or reset); waits up to wait s."""
-    if wait > 0:
-        s.settimeout(wait)
-    else:
-        s.setblocking(False)
-    try:
-        return s.recv(1) == b""
-    except (socket.timeout, BlockingIOError):
-        return False
-    except (ConnectionResetError, BrokenPipeError, OSError):
-        return True
+            KEYS[key].encode() + b"\r\nConnection: close\r\n\r\n")
 
 
 class GoodClient(threading.Thread):
     """Submits and reads in a loop; records every failure and the slowest call."""
 
-    def __init__(self, port):
+    def __init__(self, srv):
         super().__init__(daemon=True)
-        self.port = port
+        self.srv = srv
         self.stop = threading.Event()
         self.stored = 0
         self.calls = 0
@@ -190,8 +71,8 @@ class GoodClient(threading.Thread):
                               (get_bytes("/v1/responses?limit=1"), 200)):
                 t0 = time.monotonic()
                 try:
-                    r = raw(self.port, req, timeout=5)
-                except OSError as e:
+                    r = raw(self.srv, req, timeout=5)
+                except (OSError, harness.HarnessError) as e:
                     r = None
                     self.failures.append(repr(e))
                 took = time.monotonic() - t0
@@ -207,32 +88,29 @@ class GoodClient(threading.Thread):
 class HostileTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server(FEEDBACKD_IDLE_TIMEOUT=IDLE_TIMEOUT,
-                         FEEDBACKD_REQUEST_TIMEOUT=REQUEST_TIMEOUT,
-                         FEEDBACKD_MAX_BODY=MAX_BODY)
-        cls.port = cls.srv.port
+        cls.srv = harness.Server(env=dict(FEEDBACKD_IDLE_TIMEOUT=IDLE_TIMEOUT,
+                                          FEEDBACKD_REQUEST_TIMEOUT=REQUEST_TIMEOUT,
+                                          FEEDBACKD_MAX_BODY=MAX_BODY))
+        cls.addClassCleanup(cls.srv.close)
+        cls.srv.start()
         cls.expected_stored = 0
-        cls.good = GoodClient(cls.port)
+        cls.good = GoodClient(cls.srv)
         cls.good.start()
 
     @classmethod
     def tearDownClass(cls):
         cls.good.stop.set()
         cls.good.join(10)
-        code = cls.srv.stop()
-        if code != 0:
-            raise AssertionError("feedbackd exited with %r; log:\n%s" %
-                                 (code, b"".join(cls.srv.log[-50:]).decode(errors="replace")))
 
     def post(self, body, path="/v1/surveys", **kw):
-        return raw(self.port, post_bytes(path, body, **kw))
+        return raw(self.srv, post_bytes(path, body, **kw))
 
     def assert_status(self, r, *statuses):
         self.assertIsNotNone(r, "connection closed without a response")
         self.assertIn(r[0], statuses, r)
         if r[0] >= 400:
             self.assertEqual(r[1].get("content-type"), "application/problem+json", r)
-            self.assertEqual(json.loads(r[2])["status"], r[0])
+            self.assertEqual(r.body["status"], r[0])
 
     def assert_4xx_or_closed(self, r):
         if r is not None:
@@ -244,21 +122,21 @@ class HostileTest(unittest.TestCase):
         body = GOOD_SURVEY
         req = post_bytes("/v1/surveys", body).replace(
             b"Content-Length: %d" % len(body), b"Content-Length: %d" % (len(body) + 50))
-        self.assert_4xx_or_closed(raw(self.port, req, half_close=True))
+        self.assert_4xx_or_closed(raw(self.srv, req, half_close=True))
 
     def test_truncated_body_kept_open_is_cut(self):
         body = GOOD_SURVEY
         req = post_bytes("/v1/surveys", body).replace(
             b"Content-Length: %d" % len(body), b"Content-Length: %d" % (len(body) + 50))
         t0 = time.monotonic()
-        r = raw(self.port, req, timeout=REQUEST_TIMEOUT + 5)
+        r = raw(self.srv, req, timeout=REQUEST_TIMEOUT + 5)
         self.assert_4xx_or_closed(r)
         self.assertLess(time.monotonic() - t0, REQUEST_TIMEOUT + 3)
 
     def test_oversized_content_length_is_413_before_the_body(self):
-        head = (b"POST /v1/surveys HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ik\r\n"
+        head = (b"POST /v1/surveys HTTP/1.1\r\nHost: t\r\n" + INGEST_AUTH +
                 b"Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n")
-        self.assert_status(raw(self.port, head), 413)
+        self.assert_status(raw(self.srv, head), 413)
 
     def test_oversized_body_sent_whole(self):
         body = b'{"customer_id":"c","csat":3,"comment":"' + b"x" * (MAX_BODY * 2) + b'"}'
@@ -268,27 +146,27 @@ class HostileTest(unittest.TestCase):
         body = GOOD_SURVEY
         req = post_bytes("/v1/surveys", body).replace(
             b"Content-Length: %d" % len(body), b"Content-Length: 5")
-        self.assert_status(raw(self.port, req), 400)
+        self.assert_status(raw(self.srv, req), 400)
 
     def test_bad_content_length_values(self):
         for cl in (b"abc", b"-1", b"1, 2", b"99999999999999999999999"):
             with self.subTest(cl=cl):
                 req = post_bytes("/v1/surveys", GOOD_SURVEY).replace(
                     b"Content-Length: %d" % len(GOOD_SURVEY), b"Content-Length: " + cl)
-                self.assert_4xx_or_closed(raw(self.port, req))
+                self.assert_4xx_or_closed(raw(self.srv, req))
 
-    CHUNKED_HEAD = (b"POST /v1/surveys HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ik\r\n"
+    CHUNKED_HEAD = (b"POST /v1/surveys HTTP/1.1\r\nHost: t\r\n" + INGEST_AUTH +
                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
 
     def test_chunked_body_over_the_limit_is_413(self):
         chunks = b"".join(b"%x\r\n%s\r\n" % (1024, b" " * 1024) for _ in range(8))
-        r = raw(self.port, self.CHUNKED_HEAD + chunks + b"0\r\n\r\n")
+        r = raw(self.srv, self.CHUNKED_HEAD + chunks + b"0\r\n\r\n")
         self.assert_status(r, 413)
 
     def test_endless_chunked_body_is_cut(self):
         # Past what the server is willing to read and drop (max_batch_body,
         # here 16 x 4 KiB) it closes at once, long before the body deadline.
-        s = connect(self.port)
+        s = self.srv.raw_connection(5.0)
         chunk = b"%x\r\n%s\r\n" % (16384, b" " * 16384)
         try:
             s.sendall(self.CHUNKED_HEAD)
@@ -298,7 +176,7 @@ class HostileTest(unittest.TestCase):
                     s.sendall(chunk)
             except OSError:
                 pass
-            self.assertTrue(is_closed(s, 1.5))
+            self.assertTrue(s.is_closed(1.5))
             self.assertLess(time.monotonic() - t0, REQUEST_TIMEOUT)
         finally:
             s.close()
@@ -337,7 +215,7 @@ class HostileTest(unittest.TestCase):
         self.assert_status(self.post(b'{"customer_id":"a","csat":3,"csat":4}'), 400)
         r = self.post(b'{"customer_id":"a","CSAT":3}')
         self.assert_status(r, 422)
-        self.assertIn("CSAT", [e["field"] for e in json.loads(r[2])["errors"]])
+        self.assertIn("CSAT", [e["field"] for e in r.body["errors"]])
         self.assert_status(self.post(b'{"Customer_Id":"a","csat":3}'), 422)
 
     def test_trailing_garbage(self):
@@ -357,61 +235,61 @@ class HostileTest(unittest.TestCase):
         r = self.post(body)
         self.assert_status(r, 201)
         HostileTest.expected_stored += 1
-        rid = json.loads(r[2])["id"]
-        got = raw(self.port, get_bytes("/v1/responses/" + rid))
+        rid = r.body["id"]
+        got = raw(self.srv, get_bytes("/v1/responses/" + rid))
         self.assert_status(got, 200)
-        rec = json.loads(got[2])
+        rec = got.body
         self.assertEqual(rec["customer_id"], cid)
         self.assertEqual(rec["comment"], comment)
         self.assertEqual(rec["tags"], ["' OR ''='"])
         self.assertEqual(rec["metadata"], {"k'\"": "v;--"})
         # and a filter with the same characters finds exactly it
         q = "/v1/responses?customer_id=x%27%29%3B%20DROP%20TABLE%20submissions%3B--"
-        got = raw(self.port, get_bytes(q))
+        got = raw(self.srv, get_bytes(q))
         self.assert_status(got, 200)
-        self.assertEqual([d["id"] for d in json.loads(got[2])["data"]], [rid])
+        self.assertEqual([d["id"] for d in got.body["data"]], [rid])
 
     def test_headers_too_large(self):
         big = b"X-Filler: " + b"a" * 100000 + b"\r\n"
         req = post_bytes("/v1/surveys", GOOD_SURVEY, extra=big)
-        self.assert_4xx_or_closed(raw(self.port, req))
+        self.assert_4xx_or_closed(raw(self.srv, req))
         many = b"".join(b"X-H%d: v\r\n" % i for i in range(5000))
-        self.assert_4xx_or_closed(raw(self.port, post_bytes("/v1/surveys", GOOD_SURVEY,
+        self.assert_4xx_or_closed(raw(self.srv, post_bytes("/v1/surveys", GOOD_SURVEY,
                                                             extra=many)))
         long_path = b"GET /v1/responses?" + b"a" * 100000 + b" HTTP/1.1\r\nHost: t\r\n\r\n"
-        self.assert_4xx_or_closed(raw(self.port, long_path))
+        self.assert_4xx_or_closed(raw(self.srv, long_path))
 
     def test_garbage_request_lines(self):
         for junk in (b"\x00\x01\x02\r\n\r\n", b"GET\r\n\r\n",
                      b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"):
             with self.subTest(junk=junk):
-                self.assert_4xx_or_closed(raw(self.port, junk, timeout=REQUEST_TIMEOUT + 3))
+                self.assert_4xx_or_closed(raw(self.srv, junk, timeout=REQUEST_TIMEOUT + 3))
         # an HTTP version MHD does not speak is answered 505, and nothing else
-        r = raw(self.port, b"POST /v1/surveys HTTP/9.9\r\nHost: t\r\n\r\n")
+        r = raw(self.srv, b"POST /v1/surveys HTTP/9.9\r\nHost: t\r\n\r\n")
         self.assertTrue(r is None or r[0] in (400, 505), r)
 
     # ------------------------------------------------------- connections
 
     def test_hundreds_of_idle_connections(self):
-        idle = [connect(self.port) for _ in range(300)]
+        idle = [self.srv.raw_connection(5.0) for _ in range(300)]
         try:
             time.sleep(0.5)
             # served while they sit there
-            self.assert_status(raw(self.port, get_bytes("/v1/responses?limit=1")), 200)
+            self.assert_status(raw(self.srv, get_bytes("/v1/responses?limit=1")), 200)
             self.assert_status(self.post(GOOD_SURVEY), 201)
             HostileTest.expected_stored += 1
             # and cut once they missed the deadline for a request
             time.sleep(REQUEST_TIMEOUT + 1.5)
-            closed = sum(is_closed(s, 0.2 if i == 0 else 0) for i, s in enumerate(idle))
+            closed = sum(s.is_closed(0.2 if i == 0 else 0) for i, s in enumerate(idle))
             self.assertEqual(closed, len(idle))
         finally:
             for s in idle:
                 s.close()
 
     def test_slowloris_headers_are_cut_despite_trickling_bytes(self):
-        head = (b"POST /v1/surveys HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ik\r\n"
+        head = (b"POST /v1/surveys HTTP/1.1\r\nHost: t\r\n" + INGEST_AUTH +
                 b"Content-Type: application/json\r\nX-Slow: ")
-        slow = [connect(self.port) for _ in range(50)]
+        slow = [self.srv.raw_connection(5.0) for _ in range(50)]
         try:
             for s in slow:
                 s.sendall(head)
@@ -424,13 +302,13 @@ class HostileTest(unittest.TestCase):
                 for s in alive:
                     try:
                         s.sendall(b"a")
-                        if not is_closed(s):
+                        if not s.is_closed():
                             still.append(s)
                     except OSError:
                         pass
                 alive = still
                 if time.monotonic() - t0 < REQUEST_TIMEOUT - 0.5:
-                    self.assert_status(raw(self.port, get_bytes("/v1/responses?limit=1")), 200)
+                    self.assert_status(raw(self.srv, get_bytes("/v1/responses?limit=1")), 200)
                 time.sleep(0.5)
             took = time.monotonic() - t0
             self.assertEqual(alive, [])
@@ -440,21 +318,21 @@ class HostileTest(unittest.TestCase):
                 s.close()
 
     SLOW_BODY = b'{"customer_id":"slow","csat":3}'
-    SLOW_HEAD = (b"POST /v1/surveys HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ik\r\n"
+    SLOW_HEAD = (b"POST /v1/surveys HTTP/1.1\r\nHost: t\r\n" + INGEST_AUTH +
                  b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(SLOW_BODY))
 
     def test_body_completed_too_late_is_408(self):
-        s = connect(self.port)
+        s = self.srv.raw_connection(5.0)
         try:
             s.sendall(self.SLOW_HEAD + self.SLOW_BODY[:10])
             time.sleep(REQUEST_TIMEOUT + 0.3)
             s.sendall(self.SLOW_BODY[10:])
-            self.assert_status(read_response(s, 5), 408)
+            self.assert_status(s.read_response(5), 408)
         finally:
             s.close()
 
     def test_slowloris_body_is_cut(self):
-        s = connect(self.port)
+        s = self.srv.raw_connection(5.0)
         try:
             s.sendall(self.SLOW_HEAD)
             t0 = time.monotonic()
@@ -465,7 +343,7 @@ class HostileTest(unittest.TestCase):
                 except OSError:
                     closed = True
                     break
-                if is_closed(s, 0.5):
+                if s.is_closed(0.5):
                     closed = True
                     break
             self.assertTrue(closed)
@@ -478,11 +356,11 @@ class HostileTest(unittest.TestCase):
         socks = []
         try:
             for _ in range(1000):
-                socks.append(connect(self.port, 10))
+                socks.append(self.srv.raw_connection(10))
             req = (b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
             for s in socks:
                 s.sendall(req)
-            ok = sum(1 for s in socks if (read_response(s, 10) or (0,))[0] == 200)
+            ok = sum(1 for s in socks if (s.read_response(10) or (0,))[0] == 200)
             self.assertEqual(ok, 1000)
         finally:
             for s in socks:
@@ -502,9 +380,9 @@ class HostileTest(unittest.TestCase):
         customers = set()
         while True:
             path = "/v1/responses?limit=500" + ("&cursor=" + cursor if cursor else "")
-            r = raw(self.port, get_bytes(path))
+            r = raw(self.srv, get_bytes(path))
             self.assert_status(r, 200)
-            page = json.loads(r[2])
+            page = r.body
             total += len(page["data"])
             customers.update(d["customer_id"] for d in page["data"])
             cursor = page["next_cursor"]
@@ -514,32 +392,17 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(customers, {"good", "x'); DROP TABLE submissions;--"})
 
 
-def is_closed_or_readable(s, wait=0.0):
-    """True when the server answered (data waiting) or closed s."""
-    s.settimeout(wait if wait > 0 else 0.01)
-    try:
-        return len(s.recv(1, socket.MSG_PEEK)) >= 0
-    except socket.timeout:
-        return False
-    except OSError:
-        return True
-
-
-class KeepAliveSlowlorisTest(unittest.TestCase):
+class KeepAliveSlowlorisTest(harness.ServerTestCase):
     """After a reply, a kept-alive connection has idle_timeout + request_timeout
     to deliver the next request's headers, however it trickles them."""
 
-    def setUp(self):
-        self.srv = Server(FEEDBACKD_IDLE_TIMEOUT=1, FEEDBACKD_REQUEST_TIMEOUT=2)
-
-    def tearDown(self):
-        self.assertEqual(self.srv.stop(), 0)
+    server_env = dict(FEEDBACKD_IDLE_TIMEOUT=1, FEEDBACKD_REQUEST_TIMEOUT=2)
 
     def test_second_request_trickled_is_cut(self):
-        s = connect(self.srv.port)
+        s = self.srv.raw_connection(5.0)
         try:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-            r = read_response(s)
+            r = s.read_response()
             self.assertEqual(r[0], 200, r)
             self.assertNotEqual(r[1].get("connection"), "close")
             t0 = time.monotonic()
@@ -550,7 +413,7 @@ class KeepAliveSlowlorisTest(unittest.TestCase):
                     s.sendall(b"a")
                 except OSError:
                     closed = True
-                closed = closed or is_closed(s, 0.4)
+                closed = closed or s.is_closed(0.4)
             took = time.monotonic() - t0
             self.assertTrue(closed)
             # idle 1 s + request 2 s, plus the reaper's tick and our polling
@@ -560,43 +423,30 @@ class KeepAliveSlowlorisTest(unittest.TestCase):
             s.close()
 
 
-class RateLimitTest(unittest.TestCase):
-    def setUp(self):
-        self.srv = Server(FEEDBACKD_RATE_LIMIT=1, FEEDBACKD_RATE_BURST=3)
-
-    def tearDown(self):
-        self.assertEqual(self.srv.stop(), 0)
+class RateLimitTest(harness.ServerTestCase):
+    server_env = dict(FEEDBACKD_RATE_LIMIT=1, FEEDBACKD_RATE_BURST=3)
 
     def test_burst_then_429_with_retry_after_per_key(self):
-        port = self.srv.port
         for _ in range(3):
-            r = raw(port, post_bytes("/v1/surveys", GOOD_SURVEY))
+            r = raw(self.srv, post_bytes("/v1/surveys", GOOD_SURVEY))
             self.assertEqual(r[0], 201, r)
-        r = raw(port, post_bytes("/v1/surveys", b'{"customer_id":"limited","csat":3}'))
+        r = raw(self.srv, post_bytes("/v1/surveys", b'{"customer_id":"limited","csat":3}'))
         self.assertEqual(r[0], 429, r)
         self.assertEqual(r[1]["content-type"], "application/problem+json")
-        self.assertEqual(json.loads(r[2])["status"], 429)
+        self.assertEqual(r.body["status"], 429)
         self.assertRegex(r[1]["retry-after"], r"^[1-9][0-9]*$")
         self.assertLessEqual(int(r[1]["retry-after"]), 1)
         # another key has its own bucket; health is never limited
-        r = raw(port, get_bytes("/v1/responses?limit=10", key="rk"))
+        r = raw(self.srv, get_bytes("/v1/responses?limit=10", key="read"))
         self.assertEqual(r[0], 200, r)
-        self.assertEqual(len(json.loads(r[2])["data"]), 3)
+        self.assertEqual(len(r.body["data"]), 3)
         for _ in range(10):
-            self.assertEqual(raw(port, b"GET /healthz HTTP/1.1\r\nHost: t\r\n"
+            self.assertEqual(raw(self.srv, b"GET /healthz HTTP/1.1\r\nHost: t\r\n"
                                        b"Connection: close\r\n\r\n")[0], 200)
         # a token comes back after a second
         time.sleep(1.1)
-        self.assertEqual(raw(port, post_bytes("/v1/surveys", GOOD_SURVEY))[0], 201)
-
-
-def main():
-    global BINARY
-    if len(sys.argv) < 2:
-        sys.exit("usage: test_hostile.py <path to feedbackd> [unittest args]")
-    BINARY = os.path.abspath(sys.argv.pop(1))
-    unittest.main(verbosity=2)
+        self.assertEqual(raw(self.srv, post_bytes("/v1/surveys", GOOD_SURVEY))[0], 201)
 
 
 if __name__ == "__main__":
-    main()
+    harness.main()

@@ -14,24 +14,21 @@ Usage: test_operations.py BUILD/feedbackd
   writer queue; the excess is answered 503 with Retry-After, and once the disk
   "recovers" every 201 is stored and no 503 left a row behind.
 """
-import http.client
 import json
 import math
 import os
 import re
-import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-BINARY = os.path.abspath(sys.argv[1])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 ROUTES_C = Path(__file__).resolve().parents[2] / 'src' / 'api' / 'routes.c'
-KEYS = {'ingest': 'ik', 'read': 'rk', 'admin': 'ak'}
 FAILURES = []
 
 
@@ -42,70 +39,16 @@ def check(cond, what):
     return cond
 
 
-class Server:
-    """The binary on 127.0.0.1, port 0, a temporary database; stderr to a file
-    (a pipe would fill with request logs and stall the server)."""
+def start_server(**env):
+    """A started harness server with env added."""
+    return harness.Server(env=env).start()
 
-    def __init__(self, **env):
-        self.tmp = tempfile.TemporaryDirectory(prefix='feedbackd-ops-')
-        self.db = os.path.join(self.tmp.name, 'data', 'f.db')
-        full_env = dict(os.environ)
-        full_env.update({
-            'FEEDBACKD_HOST': '127.0.0.1', 'FEEDBACKD_PORT': '0', 'FEEDBACKD_DB': self.db,
-            'FEEDBACKD_API_KEYS': ','.join(f'{s}:{k}' for s, k in KEYS.items()),
-        })
-        full_env.update(env)
-        self.log_path = os.path.join(self.tmp.name, 'stderr.log')
-        self.log = open(self.log_path, 'wb')
-        self.proc = subprocess.Popen([BINARY], cwd=self.tmp.name, env=full_env,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self.log)
-        self.port = self._wait_port()
 
-    def _wait_port(self):
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with open(self.log_path, encoding='utf-8', errors='replace') as f:
-                for line in f:
-                    try:
-                        msg = json.loads(line).get('msg', '')
-                    except ValueError:
-                        continue
-                    m = re.search(r'listening on [^ ]*:(\d+)', msg)
-                    if m:
-                        return int(m.group(1))
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.proc.kill()
-        sys.exit(f'the server did not start:\n{open(self.log_path).read()}')
-
-    def request(self, method, path, body=None, headers=None, key=None):
-        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
-        hdrs = dict(headers or {})
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs.setdefault('Content-Type', 'application/json')
-        if key:
-            hdrs['Authorization'] = f'Bearer {KEYS[key]}'
-        try:
-            conn.request(method, path, body=data, headers=hdrs)
-            r = conn.getresponse()
-            return r.status, r.headers, r.read()
-        finally:
-            conn.close()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = 'timeout'
-        self.log.close()
-        check(rc == 0, f'exit code after SIGTERM is {rc}')
-        self.tmp.cleanup()
+def call(srv, method, path, body=None, headers=None, key=None):
+    """(status, headers, body bytes as received); no Authorization unless
+    key names one."""
+    r = srv.request(method, path, body, headers, key, timeout=30)
+    return r.status, r.headers, r.raw
 
 
 def router_routes():
@@ -187,7 +130,7 @@ def metric(samples, name, **labels):
 
 
 def get_metrics(srv):
-    status, headers, body = srv.request('GET', '/metrics')
+    status, headers, body = call(srv, 'GET', '/metrics')
     check(status == 200, f'GET /metrics -> {status}')
     ctype = headers.get('Content-Type', '')
     check(ctype.startswith('text/plain') and 'version=0.0.4' in ctype,
@@ -217,7 +160,7 @@ def check_histograms(samples, types):
 
 
 def test_metrics():
-    srv = Server()
+    srv = start_server()
     try:
         samples, types = get_metrics(srv)
         expected = {
@@ -245,11 +188,11 @@ def test_metrics():
         before = samples
 
         for i in range(3):
-            status, _, body = srv.request('POST', '/v1/surveys', survey(f'c-m{i}'), key='ingest')
+            status, _, body = call(srv, 'POST', '/v1/surveys', survey(f'c-m{i}'), key='ingest')
             check(status == 201, f'POST survey -> {status} {body[:200]}')
-        status, _, _ = srv.request('POST', '/v1/surveys', {'customer_id': 'c-bad', 'csat': 9}, key='ingest')
+        status, _, _ = call(srv, 'POST', '/v1/surveys', {'customer_id': 'c-bad', 'csat': 9}, key='ingest')
         check(status == 422, f'invalid survey -> {status}')
-        status, _, _ = srv.request('GET', '/no/such/path')
+        status, _, _ = call(srv, 'GET', '/no/such/path')
         check(status == 404, f'unknown path -> {status}')
 
         route = {'route': '/v1/surveys'}
@@ -279,10 +222,10 @@ def test_metrics():
         # The scoring worker may already have cleared the marks: at most the
         # three customers just submitted are waiting.
         check(0 <= metric(after, 'feedbackd_rescore_queue_depth') <= 3, 'rescore queue depth')
-        status, _, _ = srv.request('GET', '/metrics', key=None)
+        status, _, _ = call(srv, 'GET', '/metrics', key=None)
         check(status == 200, '/metrics needs no auth')
     finally:
-        srv.stop()
+        srv.close()
 
 
 # ---- CORS ------------------------------------------------------------------------
@@ -296,10 +239,10 @@ def cors_headers(headers):
 
 
 def test_cors_list():
-    srv = Server(FEEDBACKD_CORS_ORIGINS=f'{ALLOWED},{OTHER_ALLOWED}')
+    srv = start_server(FEEDBACKD_CORS_ORIGINS=f'{ALLOWED},{OTHER_ALLOWED}')
     try:
         for origin in (ALLOWED, OTHER_ALLOWED):
-            status, h, _ = srv.request('GET', '/healthz', headers={'Origin': origin})
+            status, h, _ = call(srv, 'GET', '/healthz', headers={'Origin': origin})
             check(status == 200 and h.get('Access-Control-Allow-Origin') == origin,
                   f'allowed origin {origin}: ACAO {h.get("Access-Control-Allow-Origin")!r}')
             check('origin' in h.get('Vary', '').lower(), f'allowed origin: Vary {h.get("Vary")!r}')
@@ -308,25 +251,25 @@ def test_cors_list():
                 check(name in exposed, f'{name} not exposed: {exposed!r}')
 
         # A browser app must be able to read the error too.
-        status, h, _ = srv.request('GET', '/v1/responses', headers={'Origin': ALLOWED})
+        status, h, _ = call(srv, 'GET', '/v1/responses', headers={'Origin': ALLOWED})
         check(status == 401 and h.get('Access-Control-Allow-Origin') == ALLOWED,
               f'401 to an allowed origin carries ACAO: {status} {h.get("Access-Control-Allow-Origin")!r}')
-        status, h, _ = srv.request('POST', '/v1/surveys', survey(), key='ingest', headers={'Origin': ALLOWED})
+        status, h, _ = call(srv, 'POST', '/v1/surveys', survey(), key='ingest', headers={'Origin': ALLOWED})
         check(status == 201 and h.get('Access-Control-Allow-Origin') == ALLOWED, 'POST from an allowed origin')
 
         for origin in ('https://evil.example.com', 'https://app.example.com.evil.net', 'null'):
-            status, h, _ = srv.request('GET', '/healthz', headers={'Origin': origin})
+            status, h, _ = call(srv, 'GET', '/healthz', headers={'Origin': origin})
             check(status == 200 and not cors_headers(h),
                   f'disallowed origin {origin} got CORS headers {cors_headers(h)}')
             check('origin' in h.get('Vary', '').lower(), 'disallowed origin: reply still says Vary: Origin')
-        status, h, _ = srv.request('GET', '/healthz')
+        status, h, _ = call(srv, 'GET', '/healthz')
         check(not cors_headers(h), 'no Origin: no CORS headers')
 
         routes = router_routes()
         check(len(routes) >= 8, f'parsed only {len(routes)} routes from {ROUTES_C}')
         for method, pattern in routes:
             path = concrete(pattern)
-            status, h, body = srv.request('OPTIONS', path, headers={
+            status, h, body = call(srv, 'OPTIONS', path, headers={
                 'Origin': ALLOWED, 'Access-Control-Request-Method': method,
                 'Access-Control-Request-Headers': 'authorization, content-type, idempotency-key'})
             where = f'preflight {method} {pattern}'
@@ -343,59 +286,59 @@ def test_cors_list():
                 check(name in allowed_headers, f'{where}: {name} not in Access-Control-Allow-Headers')
             check(h.get('Access-Control-Max-Age', '').isdigit(), f'{where}: Access-Control-Max-Age')
             # disallowed origin: answered, but nothing that lets a browser go on
-            status, h, _ = srv.request('OPTIONS', path, headers={
+            status, h, _ = call(srv, 'OPTIONS', path, headers={
                 'Origin': 'https://evil.example.com', 'Access-Control-Request-Method': method})
             check(status in (200, 204) and not cors_headers(h),
                   f'{where} from a disallowed origin: {status} {cors_headers(h)}')
 
-        status, h, body = srv.request('OPTIONS', '/v1/no-such-thing', headers={
+        status, h, body = call(srv, 'OPTIONS', '/v1/no-such-thing', headers={
             'Origin': ALLOWED, 'Access-Control-Request-Method': 'GET'})
         check(status == 404, f'preflight on an unknown path -> {status}')
         check(h.get('Content-Type', '').startswith('application/problem+json'), 'preflight 404 is problem+json')
     finally:
-        srv.stop()
+        srv.close()
 
 
 def test_cors_any():
-    srv = Server(FEEDBACKD_CORS_ORIGINS='*')
+    srv = start_server(FEEDBACKD_CORS_ORIGINS='*')
     try:
         for origin in ('https://anything.example', 'http://localhost:3000'):
-            status, h, _ = srv.request('GET', '/healthz', headers={'Origin': origin})
+            status, h, _ = call(srv, 'GET', '/healthz', headers={'Origin': origin})
             check(h.get('Access-Control-Allow-Origin') == '*', f'"*": ACAO for {origin} is {h.get("Access-Control-Allow-Origin")!r}')
-        status, h, _ = srv.request('GET', '/healthz')
+        status, h, _ = call(srv, 'GET', '/healthz')
         check(h.get('Access-Control-Allow-Origin') == '*', '"*": ACAO without Origin')
-        status, h, _ = srv.request('OPTIONS', '/v1/surveys', headers={
+        status, h, _ = call(srv, 'OPTIONS', '/v1/surveys', headers={
             'Origin': 'https://anything.example', 'Access-Control-Request-Method': 'POST',
             'Access-Control-Request-Headers': 'authorization, content-type'})
         check(status in (200, 204) and h.get('Access-Control-Allow-Origin') == '*'
               and 'POST' in h.get('Access-Control-Allow-Methods', ''), f'"*": preflight {status} {cors_headers(h)}')
     finally:
-        srv.stop()
+        srv.close()
 
 
 def test_cors_off():
-    srv = Server()
+    srv = start_server()
     try:
-        status, h, _ = srv.request('OPTIONS', '/v1/surveys', headers={
+        status, h, _ = call(srv, 'OPTIONS', '/v1/surveys', headers={
             'Origin': ALLOWED, 'Access-Control-Request-Method': 'POST'})
         check(status in (200, 204) and not cors_headers(h), f'no cors_origins: preflight {status} {cors_headers(h)}')
         check('POST' in h.get('Allow', ''), 'OPTIONS still lists Allow')
     finally:
-        srv.stop()
+        srv.close()
 
 
 # ---- overload --------------------------------------------------------------------
 
 def test_overload():
     capacity = 16
-    srv = Server(FEEDBACKD_QUEUE_CAPACITY=str(capacity))
+    srv = start_server(FEEDBACKD_QUEUE_CAPACITY=str(capacity))
     lock = None
     try:
-        status, _, _ = srv.request('POST', '/v1/surveys', survey('c-warm'), key='ingest')
+        status, _, _ = call(srv, 'POST', '/v1/surveys', survey('c-warm'), key='ingest')
         check(status == 201, 'warm-up submission')
         # Another connection takes the write lock: the writer's BEGIN IMMEDIATE
         # waits (busy_timeout 5 s), as it would on a disk that stalls.
-        lock = sqlite3.connect(srv.db, timeout=5, isolation_level=None)
+        lock = sqlite3.connect(srv.db_path, timeout=5, isolation_level=None)
         lock.execute('BEGIN IMMEDIATE')
 
         n = 48
@@ -404,7 +347,7 @@ def test_overload():
 
         def post(i):
             try:
-                results[i] = srv.request('POST', '/v1/surveys', survey(f'c-o{i}', id=ids[i]), key='ingest')
+                results[i] = call(srv, 'POST', '/v1/surveys', survey(f'c-o{i}', id=ids[i]), key='ingest')
             except OSError as e:
                 results[i] = (f'error {e}', {}, b'')
 
@@ -415,7 +358,7 @@ def test_overload():
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline and sum(r is not None for r in results) < n - 2 * capacity:
             time.sleep(0.02)
-        _, _, mbody = srv.request('GET', '/metrics')
+        _, _, mbody = call(srv, 'GET', '/metrics')
         depth = re.search(r'^feedbackd_writer_queue_depth (\S+)$', mbody.decode(), re.M)
         check(depth and float(depth.group(1)) >= capacity - 1,
               f'writer queue depth while stalled: {depth.group(1) if depth else None}')
@@ -439,20 +382,20 @@ def test_overload():
             check(h.get('Content-Type', '').startswith('application/problem+json'), '503 is problem+json')
         # Nothing 2xx is lost, nothing refused is stored.
         for i in created:
-            status, _, body = srv.request('GET', f'/v1/responses/{ids[i]}', key='read')
+            status, _, body = call(srv, 'GET', f'/v1/responses/{ids[i]}', key='read')
             check(status == 200 and json.loads(body)['customer_id'] == f'c-o{i}', f'201 {ids[i]} not found: {status}')
         for i in refused:
-            status, _, _ = srv.request('GET', f'/v1/responses/{ids[i]}', key='read')
+            status, _, _ = call(srv, 'GET', f'/v1/responses/{ids[i]}', key='read')
             check(status == 404, f'503 {ids[i]} was stored anyway: {status}')
         # A refused client retries and succeeds now that the queue drained.
         if refused:
             i = refused[0]
-            status, _, _ = srv.request('POST', '/v1/surveys', survey(f'c-o{i}', id=ids[i]), key='ingest')
+            status, _, _ = call(srv, 'POST', '/v1/surveys', survey(f'c-o{i}', id=ids[i]), key='ingest')
             check(status == 201, f'retry after 503 -> {status}')
     finally:
         if lock is not None:
             lock.close()
-        srv.stop()
+        srv.close()
 
 
 def main():
@@ -470,4 +413,5 @@ def main():
 
 
 if __name__ == '__main__':
+    harness.BINARY = os.path.abspath(sys.argv[1])
     main()

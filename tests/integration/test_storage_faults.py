@@ -13,7 +13,6 @@ file system read-only under a running server is not possible while it holds
 files open for writing, so that case is not simulated.)
 """
 
-import json
 import os
 import shutil
 import sqlite3
@@ -24,14 +23,20 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ingest_util as iu  # noqa: E402
+import harness  # noqa: E402
 
-BINARY = None
+ENV = {"FEEDBACKD_THREADS": "2"}
 PAD = "p" * 3000  # about one page per submission
 
 
 def ready(srv):
     return srv.request("GET", "/readyz", key=None)[0]
+
+
+def post(srv, path, body, headers=None):
+    """(status, headers, body bytes as received) of a POST with the ingest key."""
+    r = srv.request("POST", path, body, headers, key="ingest")
+    return r.status, r.headers, r.raw
 
 
 def wait_ready(srv, want, timeout=8.0):
@@ -40,21 +45,21 @@ def wait_ready(srv, want, timeout=8.0):
         if ready(srv) == want:
             return
         time.sleep(0.1)
-    raise AssertionError(f"/readyz never answered {want}:\n{srv.log_text()}")
+    raise AssertionError(f"/readyz never answered {want}:\n{srv.stderr_text}")
 
 
 def fill(tc, srv, customer, limit=5000):
     """Submit until the first 503; returns the acknowledged ids."""
     ids = []
     for _ in range(limit):
-        s, h, b = srv.post("/v1/surveys", iu.survey(customer, comment=PAD))
+        s, h, b = post(srv, "/v1/surveys", harness.survey(customer, comment=PAD))
         if s == 503:
             tc.assertEqual(h.get("retry-after"), "1")
             tc.assertEqual(h["content-type"], "application/problem+json")
             tc.assertNotIn(b"sqlite", b.lower())
             return ids
         tc.assertEqual(s, 201, b)
-        ids.append(json.loads(b)["id"])
+        ids.append(harness.decode_body(h, b)["id"])
     tc.fail("the database never filled up")
 
 
@@ -62,27 +67,27 @@ def check_while_failing(tc, srv, customer, ids):
     """Writes 503 (and leave nothing), reads 200, not ready."""
     wait_ready(srv, 503)
     # as large as the write that failed: smaller ones may still fit
-    s, h, _ = srv.post("/v1/nps", {"customer_id": customer, "score": 9, "comment": PAD},
-                       headers={"Idempotency-Key": "during-fault"})
+    s, h, _ = post(srv, "/v1/nps", {"customer_id": customer, "score": 9, "comment": PAD},
+                   headers={"Idempotency-Key": "during-fault"})
     tc.assertEqual((s, h.get("retry-after")), (503, "1"))
-    s, h, _ = srv.post("/v1/batch", {"items": [{"type": "nps", "customer_id": customer,
-                                                  "score": 1, "comment": PAD}]})
+    s, h, _ = post(srv, "/v1/batch", {"items": [{"type": "nps", "customer_id": customer,
+                                                 "score": 1, "comment": PAD}]})
     tc.assertEqual((s, h.get("retry-after")), (503, "1"))
-    tc.assertEqual(sorted(iu.count_responses(srv, customer)), sorted(ids))
+    tc.assertEqual(sorted(harness.count_responses(srv, customer)), sorted(ids))
     for sid in ids[:3] + ids[-3:]:
-        tc.assertEqual(srv.get_json("/v1/responses/" + sid)[0], 200)
+        tc.assertEqual(srv.request("GET", "/v1/responses/" + sid, key="read")[0], 200)
     tc.assertEqual(srv.request("GET", "/healthz", key=None)[0], 200)
 
 
 def check_recovered(tc, srv, customer, ids):
     wait_ready(srv, 200)
-    srv.wait_log(r"database writes succeed again")
-    s, h, b = srv.post("/v1/nps", {"customer_id": customer, "score": 9, "comment": PAD},
-                       headers={"Idempotency-Key": "during-fault"})
+    srv.expect_log(r"database writes succeed again")
+    s, h, b = post(srv, "/v1/nps", {"customer_id": customer, "score": 9, "comment": PAD},
+                   headers={"Idempotency-Key": "during-fault"})
     tc.assertEqual(s, 201, b)
     tc.assertNotIn("idempotent-replayed", h)
-    ids.append(json.loads(b)["id"])
-    tc.assertEqual(sorted(iu.count_responses(srv, customer)), sorted(ids))
+    ids.append(harness.decode_body(h, b)["id"])
+    tc.assertEqual(sorted(harness.count_responses(srv, customer)), sorted(ids))
 
 
 def integrity(tc, db):
@@ -108,21 +113,22 @@ def can_mount():
         os.rmdir(probe)
 
 
-class DiskFullTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="fbd-full-")
-        self.db = os.path.join(self.tmp, "data", "f.db")
-        self.srv = None
+class FaultTest(unittest.TestCase):
+    """A server (not started) with self.tmp and self.db."""
 
-    def tearDown(self):
-        if self.srv:
-            self.srv.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def setUp(self):
+        self.srv = harness.Server(env=ENV)
+        self.addCleanup(self.srv.close)
+        self.tmp = self.srv.tmpdir
+        self.db = self.srv.db_path
+
+
+class DiskFullTest(FaultTest):
 
     def test_max_db_pages(self):
         # Create the schema, then put 400 KiB of ballast in the file, so
         # that deleting it later gives the full database room again.
-        self.srv = iu.Server(BINARY, self.tmp, self.db).start()
+        self.srv.start()
         self.assertEqual(self.srv.stop(), 0)
         con = sqlite3.connect(self.db)
         with con:
@@ -130,12 +136,12 @@ class DiskFullTest(unittest.TestCase):
             con.executemany("INSERT INTO ballast VALUES (zeroblob(4000))", [()] * 100)
         pages = con.execute("PRAGMA page_count").fetchone()[0]
         con.close()
-        self.srv = iu.Server(BINARY, self.tmp, self.db,
-                             env={"FEEDBACKD_MAX_DB_PAGES": str(pages + 60)}).start()
+        self.srv.extra_env["FEEDBACKD_MAX_DB_PAGES"] = str(pages + 60)
+        self.srv.start()
         wait_ready(self.srv, 200)
         ids = fill(self, self.srv, "full")
         self.assertGreater(len(ids), 10)
-        self.srv.wait_log(r'"level":"error".*database writes are failing: database or disk is full')
+        self.srv.expect_log(r'"level":"error".*database writes are failing: database or disk is full')
         check_while_failing(self, self.srv, "full", ids)
         # Space returns: nobody writes, yet the probe makes it ready again.
         con = sqlite3.connect(self.db, timeout=10)
@@ -144,7 +150,6 @@ class DiskFullTest(unittest.TestCase):
         con.close()
         check_recovered(self, self.srv, "full", ids)
         self.assertEqual(self.srv.stop(), 0)
-        self.srv = None
         self.assertEqual(integrity(self, self.db), len(ids))
 
     @unittest.skipUnless(can_mount(), "needs root and tmpfs mounts")
@@ -157,39 +162,31 @@ class DiskFullTest(unittest.TestCase):
             with open(ballast, "wb") as f:
                 f.write(b"\0" * 256 * 1024)
             db = os.path.join(mnt, "f.db")
-            self.srv = iu.Server(BINARY, self.tmp, db).start()
+            self.srv.extra_env["FEEDBACKD_DB"] = db
+            self.srv.start()
             wait_ready(self.srv, 200)
             ids = fill(self, self.srv, "tmpfs")
             self.assertGreater(len(ids), 10)
-            self.srv.wait_log(r'"level":"error".*database writes are failing')
+            self.srv.expect_log(r'"level":"error".*database writes are failing')
             check_while_failing(self, self.srv, "tmpfs", ids)
             os.unlink(ballast)
             check_recovered(self, self.srv, "tmpfs", ids)
             self.assertEqual(self.srv.stop(), 0)
-            self.srv = None
             self.assertEqual(integrity(self, db), len(ids))
         finally:
-            if self.srv:
+            if self.srv.running:
                 self.srv.kill()
-                self.srv = None
             subprocess.run(["umount", "-l", mnt])
 
 
-class ReadOnlyTest(unittest.TestCase):
+class ReadOnlyTest(FaultTest):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="fbd-ro-")
+        super().setUp()
         os.chmod(self.tmp, 0o755)
-        self.db = os.path.join(self.tmp, "data", "f.db")
-        self.srv = None
-
-    def tearDown(self):
-        if self.srv:
-            self.srv.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def seed(self, n):
-        self.srv = iu.Server(BINARY, self.tmp, self.db).start()
-        ids = [json.loads(self.srv.post("/v1/surveys", iu.survey("ro"))[2])["id"]
+        self.srv.start()
+        ids = [self.srv.request("POST", "/v1/surveys", harness.survey("ro"), key="ingest").body["id"]
                for _ in range(n)]
         self.assertEqual(self.srv.stop(), 0)
         return ids
@@ -207,15 +204,14 @@ class ReadOnlyTest(unittest.TestCase):
                     os.chown(os.path.join(d, f), 65534, 65534)
             preexec = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
         os.chmod(self.db, 0o444)
-        self.srv = iu.Server(BINARY, self.tmp, self.db, preexec=preexec).start()
-        self.srv.wait_log(r'"level":"error".*database writes are failing: .*readonly')
+        self.srv.wrapper = preexec or []
+        self.srv.start()
+        self.srv.expect_log(r'"level":"error".*database writes are failing: .*readonly')
         check_while_failing(self, self.srv, "ro", ids)
         self.assertEqual(self.srv.stop(), 0)
-        self.srv = None
         os.chmod(self.db, 0o644)
         self.assertEqual(integrity(self, self.db), 5)
 
 
 if __name__ == "__main__":
-    BINARY = os.path.abspath(sys.argv[1])
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    harness.main()
