@@ -28,6 +28,7 @@
 #include "feedbackd/metrics.h"
 
 #define DRAIN_TIMEOUT_S 20
+#define UPLOAD_GRACE_S 1
 
 /* Many concurrent connections need many descriptors: take the hard limit. */
 static void raise_fd_limit(void)
@@ -57,15 +58,26 @@ static void wait_for_stop_signal(const sigset_t *set)
 	log_info("received %s, draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* Requests whose body has arrived are finished (their commit answered)
+ * for up to DRAIN_TIMEOUT_S. Uploads still arriving get UPLOAD_GRACE_S to
+ * complete: a client that went silent mid-body (or half-closed, which
+ * libmicrohttpd 0.9.75 does not notice) must not hold the shutdown. */
 static void drain(struct http_server *srv)
 {
 	struct timespec tick = {0, 10 * 1000 * 1000};
 	http_server_quiesce(srv);
-	for (int i = 0; i < DRAIN_TIMEOUT_S * 100 && http_server_active(srv) > 0; i++)
+	for (int i = 0; i < DRAIN_TIMEOUT_S * 100; i++) {
+		if (http_server_active(srv) == 0 ||
+		    (http_server_handling(srv) == 0 && i >= UPLOAD_GRACE_S * 100))
+			break;
 		nanosleep(&tick, NULL);
-	if (http_server_active(srv) > 0)
+	}
+	if (http_server_handling(srv) > 0)
 		log_warn("%zu requests still in flight after %d s; stopping anyway",
-			 http_server_active(srv), DRAIN_TIMEOUT_S);
+			 http_server_handling(srv), DRAIN_TIMEOUT_S);
+	else if (http_server_active(srv) > 0)
+		log_info("closing %zu connections whose request body did not arrive",
+			 http_server_active(srv));
 }
 
 /* Writer thread, after each commit: count what it stored (lock-free) and

@@ -142,6 +142,10 @@ void http_server_quiesce(struct http_server *srv);
 /* Requests started and not yet completed. */
 size_t http_server_active(const struct http_server *srv);
 
+/* Of those, the ones whose body has fully arrived (being handled, waiting
+ * for a commit, or being answered). */
+size_t http_server_handling(const struct http_server *srv);
+
 /* Stop and free; all suspended requests must have been resumed. NULL accepted. */
 void http_server_stop(struct http_server *srv);
 

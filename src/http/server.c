@@ -51,7 +51,8 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_server_options opt;
 	int port;
-	atomic_size_t active;
+	atomic_size_t active;   /* requests begun and not completed */
+	atomic_size_t handling; /* of those, the ones whose body is complete */
 	struct linger_set *linger;
 	struct conntrack *conntrack; /* request deadlines (slow clients) */
 	struct ratelimit *ratelimit; /* NULL when rate_limit = 0 */
@@ -64,6 +65,7 @@ struct http_request_private {
 	size_t body_limit;   /* 0: body not expected, discarded */
 	size_t discarded;
 	bool cut_short;      /* answered before the body was sent: linger on close */
+	bool handling;       /* counted in srv->handling */
 	_Atomic int state;
 	struct timespec start;
 };
@@ -432,6 +434,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	conntrack_enter(srv->conntrack, conn, CONNTRACK_HANDLING);
 	switch (atomic_load(&req->priv->state)) {
 	case REQ_READING:
+		req->priv->handling = true;
+		atomic_fetch_add(&srv->handling, 1);
 		req->route->handler(req);
 		/* A suspended handler replies from its resume function, on the
 		 * call that follows the resumption, even if that came already. */
@@ -468,7 +472,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	log_request(req->request_id, req->method, route, status, secs * 1000.0);
 	if (srv->opt.observe)
 		srv->opt.observe(srv->opt.app, route, status, secs);
+	bool counted = req->priv->handling;
 	request_free(req);
+	if (counted)
+		atomic_fetch_sub(&srv->handling, 1);
 	atomic_fetch_sub(&srv->active, 1);
 	conntrack_enter(srv->conntrack, conn, CONNTRACK_IDLE);
 }
@@ -521,6 +528,7 @@ int http_server_start(struct http_server **out, const struct http_server_options
 		return FBD_ENOMEM;
 	srv->opt = *opt;
 	atomic_init(&srv->active, 0);
+	atomic_init(&srv->handling, 0);
 	int err = linger_start(&srv->linger);
 	if (err == 0)
 		err = http_server_limits_new(srv, cfg);
@@ -575,6 +583,11 @@ void http_server_quiesce(struct http_server *srv)
 size_t http_server_active(const struct http_server *srv)
 {
 	return atomic_load(&srv->active);
+}
+
+size_t http_server_handling(const struct http_server *srv)
+{
+	return atomic_load(&srv->handling);
 }
 
 void http_server_stop(struct http_server *srv)

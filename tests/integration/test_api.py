@@ -1214,6 +1214,23 @@ class DurabilityTest(ApiTestCase):
         server.start()
         self.assertEqual(self.get_record(record["id"]), record)
 
+    def test_sigterm_is_not_held_by_an_unfinished_body(self):
+        # A client that announced more body than it sent and half-closed
+        # (libmicrohttpd 0.9.75 keeps waiting for the rest) must not hold the
+        # shutdown for the whole drain timeout.
+        server = self.start_server()
+        data = json.dumps(survey()).encode()
+        conn = server.raw_connection(timeout=5)
+        self.addCleanup(conn.close)
+        conn.send(harness.build_request("POST", "/v1/surveys", data, [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(data) + 100))],
+            key="ingest"))
+        conn.shutdown_write()
+        time.sleep(0.2)
+        started = time.monotonic()
+        self.assertEqual(server.stop(signal.SIGTERM), 0)
+        self.assertLess(time.monotonic() - started, 5, "shutdown waited for a dead upload")
+
     def test_sigterm_with_requests_in_flight_keeps_every_201(self):
         server = self.start_server()
         created, unexpected = [], []
