@@ -67,8 +67,6 @@ bool query_int(const char *value, const char *name, long min, long max, long *ou
 	return true;
 }
 
-/* The longest RFC 3339 date-time: 19 + "." and 9 digits + "+hh:mm". */
-#define QUERY_TIME_MAX 36
 
 bool query_time(const char *value, const char *name, int64_t *out, struct validation *v)
 {

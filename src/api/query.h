@@ -14,6 +14,8 @@
 #define QUERY_MAX_PARAMS 16
 #define QUERY_MAX_VALUE 512
 #define CURSOR_MAX 256
+/* Longest timestamp text query_time reads spaces in ("+" sent unencoded). */
+#define QUERY_TIME_MAX 36
 
 /* values[i] receives the value of allowed[i] (NULL when absent). allowed is
  * NULL-terminated. Unknown and repeated names are validation errors. */
