@@ -61,6 +61,10 @@ void db_conn_close(struct db_conn *c);
  * bindings cleared; NULL if it cannot be prepared. Do not finalize it. */
 sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql);
 
+/* Step stmt (from db_stmt(); NULL means preparing it failed) to its end and
+ * reset it: 0, or the project error code of the failure. */
+int db_step_done(struct db_conn *c, sqlite3_stmt *stmt);
+
 /* Run sql (no results) on c. Returns 0, FBD_ESTORAGE (disk full, read-only,
  * I/O error) or FBD_EDB. */
 int db_exec(struct db_conn *c, const char *sql);

@@ -106,13 +106,6 @@ int idem_lookup(struct db_conn *c, const uint8_t api_digest[AUTH_DIGEST_LEN], co
 	return err;
 }
 
-static int step_done(struct db_conn *c, sqlite3_stmt *stmt)
-{
-	int rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	return rc == SQLITE_DONE ? 0 : db_error(rc);
-}
-
 int idem_store(struct db_conn *c, const uint8_t api_digest[AUTH_DIGEST_LEN], const char *key,
                const struct idem_record *r, int64_t now)
 {
@@ -134,7 +127,7 @@ int idem_store(struct db_conn *c, const uint8_t api_digest[AUTH_DIGEST_LEN], con
 		sqlite3_bind_null(stmt, 5);
 	sqlite3_bind_text(stmt, 6, r->reply, (int)r->reply_len, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 7, now);
-	return step_done(c, stmt);
+	return db_step_done(c, stmt);
 }
 
 int idem_purge(struct db_conn *c, int64_t cutoff, int limit, int *deleted)
@@ -148,7 +141,7 @@ int idem_purge(struct db_conn *c, int64_t cutoff, int limit, int *deleted)
 		return db_conn_error(c);
 	sqlite3_bind_int64(stmt, 1, cutoff);
 	sqlite3_bind_int(stmt, 2, limit);
-	int err = step_done(c, stmt);
+	int err = db_step_done(c, stmt);
 	if (err == 0)
 		*deleted = sqlite3_changes(c->db);
 	return err;

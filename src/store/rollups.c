@@ -50,15 +50,6 @@ static void bind_key(sqlite3_stmt *stmt, const struct view_key *k)
 	sqlite3_bind_text(stmt, 4, k->segment, -1, SQLITE_STATIC);
 }
 
-static int step_done(struct db_conn *c, sqlite3_stmt *stmt)
-{
-	if (stmt == NULL)
-		return db_conn_error(c);
-	int rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	return rc == SQLITE_DONE ? 0 : db_error(rc);
-}
-
 static int add_counts(struct db_conn *c, const struct view_key *k, int64_t day,
                       const struct stats_counts *n)
 {
@@ -94,7 +85,7 @@ static int add_counts(struct db_conn *c, const struct view_key *k, int64_t day,
 	sqlite3_bind_int64(stmt, 5, day);
 	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
 		sqlite3_bind_int64(stmt, 6 + i, v[i]);
-	return step_done(c, stmt);
+	return db_step_done(c, stmt);
 }
 
 /* Inserts the customer-day; *is_new tells whether it was not there yet. */
@@ -110,7 +101,7 @@ static int add_customer_day(struct db_conn *c, const struct view_key *k, const c
 	bind_key(stmt, k);
 	sqlite3_bind_text(stmt, 5, customer, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, day);
-	int err = step_done(c, stmt);
+	int err = db_step_done(c, stmt);
 	*is_new = err == 0 && sqlite3_changes(c->db) == 1;
 	return err;
 }
@@ -153,7 +144,7 @@ static int add_gap(struct db_conn *c, const struct view_key *k, int64_t day, int
 	sqlite3_bind_int64(stmt, 5, day);
 	sqlite3_bind_int64(stmt, 6, prev);
 	sqlite3_bind_int64(stmt, 7, delta);
-	return step_done(c, stmt);
+	return db_step_done(c, stmt);
 }
 
 /* Group accumulation.
@@ -446,7 +437,7 @@ static int delete_customer_day(struct db_conn *c, const struct view_key *k, cons
 	bind_key(stmt, k);
 	sqlite3_bind_text(stmt, 5, customer, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, day);
-	return step_done(c, stmt);
+	return db_step_done(c, stmt);
 }
 
 /* The inverse of link_customer_day(), once the customer-day is deleted: the

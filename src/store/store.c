@@ -125,6 +125,15 @@ sqlite3_stmt *db_stmt(struct db_conn *c, const char *sql)
 	return NULL; /* cache full: a caller builds too many distinct texts */
 }
 
+int db_step_done(struct db_conn *c, sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return db_conn_error(c);
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? 0 : db_error(rc);
+}
+
 int db_exec(struct db_conn *c, const char *sql)
 {
 	sqlite3_stmt *stmt = db_stmt(c, sql);

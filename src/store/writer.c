@@ -53,15 +53,6 @@ static bool is_storage_error(int err)
 	return err == FBD_ESTORAGE || err == FBD_ENOMEM;
 }
 
-static int step_done(struct db_conn *c, sqlite3_stmt *stmt)
-{
-	if (stmt == NULL)
-		return db_conn_error(c);
-	int rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	return rc == SQLITE_DONE ? 0 : db_error(rc);
-}
-
 static void bind_text_or_null(sqlite3_stmt *stmt, int i, const char *s)
 {
 	if (s)
@@ -161,7 +152,7 @@ static int insert_submission(struct db_conn *c, const struct submission *s)
 	bind_text_or_null(stmt, 17, s->tags_json);
 	bind_text_or_null(stmt, 18, s->metadata_json);
 	sqlite3_bind_blob(stmt, 19, s->digest, sizeof(s->digest), SQLITE_STATIC);
-	return step_done(c, stmt);
+	return db_step_done(c, stmt);
 }
 
 /* The customer row: counts, first/last seen, and the segment it carried. */
@@ -183,7 +174,7 @@ static int upsert_customer(struct db_conn *c, const struct submission *s)
 	sqlite3_bind_int(stmt, 3, s->type == SUB_SURVEY);
 	sqlite3_bind_int(stmt, 4, s->type == SUB_NPS);
 	sqlite3_bind_int64(stmt, 5, s->submitted_at);
-	return step_done(c, stmt);
+	return db_step_done(c, stmt);
 }
 
 /* Keeps the earliest mark, so the worker can measure the lag since it, and
@@ -197,7 +188,7 @@ static int mark_dirty(struct db_conn *c, const struct submission *s)
 		return db_conn_error(c);
 	sqlite3_bind_text(stmt, 1, s->customer_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, s->received_at);
-	return step_done(c, stmt);
+	return db_step_done(c, stmt);
 }
 
 /* Everything one new submission changes, inside the group's transaction. */
