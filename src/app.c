@@ -182,6 +182,7 @@ out_store:
 		log_info("stopped cleanly");
 out_metrics:
 	metrics_free(env.metrics);
+	log_flush();
 	return rc;
 }
 

@@ -1,9 +1,10 @@
 /* Thread-safe JSON-lines logging on stderr.
  *
  * One object per line: {"time":"...Z","level":"info","msg":"...", ...fields}.
- * Each line is formatted in a stack buffer and written with one write(2),
- * so lines from different threads never interleave. Never logs API keys:
- * callers must not pass them. */
+ * Lines from different threads never interleave. Access lines are gathered
+ * and written together (at most 100 ms late, or until log_flush()); every
+ * other line is written at once, after them. Never logs API keys: callers
+ * must not pass them. */
 #ifndef FEEDBACKD_LOG_H
 #define FEEDBACKD_LOG_H
 
@@ -27,6 +28,9 @@ void log_msg(enum fbd_log_level level, const char *fmt, ...) __attribute__((form
 void log_request(const char *request_id, const char *method, const char *route, int status,
 		 double duration_ms);
 
+/* Writes the gathered access lines now. Call it periodically (an idle
+ * server's lines would otherwise wait for the next one) and before exit. */
+void log_flush(void);
 /* Adapter with the signature of libmicrohttpd's external logger (MHD_LogCallback). */
 void log_mhd(void *cls, const char *fmt, va_list ap);
 

@@ -10,7 +10,9 @@
  *   make the writer look healthy while inserts still cannot grow the file.
  *
  * Both run as writer jobs (one transaction each, the same door as every
- * write). This module logs the transitions between writable and failing. */
+ * write). This module logs the transitions between writable and failing.
+ * - Every tick (250 ms) it also writes out the gathered access-log lines
+ *   (log_flush), so a server gone quiet does not hold them back. */
 #ifndef FEEDBACKD_UPKEEP_H
 #define FEEDBACKD_UPKEEP_H
 

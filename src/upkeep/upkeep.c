@@ -154,6 +154,7 @@ static void *upkeep_main(void *arg)
 		int rc = 0;
 		while (!u->stopping && rc != ETIMEDOUT)
 			rc = pthread_cond_timedwait(&u->wake, &u->lock, &until);
+		log_flush(); /* access lines of a server gone quiet (see log.h) */
 		if (u->stopping) {
 			/* The writer runs until we are gone and always calls
 			 * done(), so this wait ends. */
