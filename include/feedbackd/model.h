@@ -99,6 +99,18 @@ enum json_status {
  * infinity and the field rules reject it. */
 enum json_status json_parse_strict(const char *body, size_t len, cJSON **out, const char **detail);
 
+/* The JSON text of v when it is exact from integer arithmetic: |v| below
+ * 1e12 with at most three decimals ("0", "-3", "12.5", "0.714"), the text
+ * cJSON prints for the same double. Returns false, buf untouched, for
+ * anything else (more decimals, NaN, infinities, -0, huge values). See
+ * src/model/json_number.c. */
+#define JSON_NUMBER_MAX 24
+bool json_number_text(double v, char buf[JSON_NUMBER_MAX]);
+
+/* cJSON_AddNumberToObject, faster for the numbers json_number_text()
+ * writes. Returns the item or NULL (allocation failure). */
+cJSON *json_add_number(cJSON *obj, const char *name, double value);
+
 void submission_init(struct submission *s);
 void submission_release(struct submission *s);
 

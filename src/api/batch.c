@@ -129,18 +129,18 @@ static cJSON *item_error(const struct batch_write *b, size_t i, int *status)
 static cJSON *item_result(const struct batch_write *b, size_t i)
 {
 	cJSON *r = cJSON_CreateObject();
-	if (r == NULL || !cJSON_AddNumberToObject(r, "index", (double)i))
+	if (r == NULL || !json_add_number(r, "index", (double)i))
 		goto fail;
 	const struct write_item *w = b->slot[i] >= 0 ? &b->items[b->slot[i]] : NULL;
 	if (w && (w->status == WRITE_CREATED || w->status == WRITE_EXISTS)) {
-		if (!cJSON_AddNumberToObject(r, "status", (int)w->status) ||
+		if (!json_add_number(r, "status", (int)w->status) ||
 		    !cJSON_AddStringToObject(r, "id", w->sub.id))
 			goto fail;
 		return r;
 	}
 	int status = 0;
 	cJSON *error = item_error(b, i, &status);
-	if (error == NULL || !cJSON_AddNumberToObject(r, "status", status) ||
+	if (error == NULL || !json_add_number(r, "status", status) ||
 	    !cJSON_AddItemToObject(r, "error", error)) {
 		cJSON_Delete(error);
 		goto fail;

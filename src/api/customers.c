@@ -41,7 +41,7 @@ static bool add_time(cJSON *obj, const char *name, bool present, int64_t t)
 
 static bool add_int(cJSON *obj, const char *name, bool present, double v)
 {
-	return (present ? cJSON_AddNumberToObject(obj, name, v)
+	return (present ? json_add_number(obj, name, v)
 	                : cJSON_AddNullToObject(obj, name)) != NULL;
 }
 
@@ -51,7 +51,7 @@ static bool add_level(cJSON *obj, int level)
 	if (name == NULL)
 		return cJSON_AddNullToObject(obj, "level") != NULL;
 	cJSON *l = cJSON_AddObjectToObject(obj, "level");
-	return l && cJSON_AddNumberToObject(l, "code", level) &&
+	return l && json_add_number(l, "code", level) &&
 	       cJSON_AddStringToObject(l, "name", name);
 }
 
@@ -60,9 +60,9 @@ static bool add_shares(cJSON *obj, const struct customer *c)
 	if (!c->has_shares)
 		return cJSON_AddNullToObject(obj, "shares") != NULL;
 	cJSON *s = cJSON_AddObjectToObject(obj, "shares");
-	return s && cJSON_AddNumberToObject(s, "met", c->share_met) &&
-	       cJSON_AddNumberToObject(s, "exceeded", c->share_exceeded) &&
-	       cJSON_AddNumberToObject(s, "delighted", c->share_delighted);
+	return s && json_add_number(s, "met", c->share_met) &&
+	       json_add_number(s, "exceeded", c->share_exceeded) &&
+	       json_add_number(s, "delighted", c->share_delighted);
 }
 
 static bool add_risk(cJSON *obj, const struct customer *c)
@@ -100,8 +100,8 @@ static cJSON *customer_to_json(const struct customer *c)
 	          (category ? cJSON_AddStringToObject(o, "nps_category", category)
 	                    : cJSON_AddNullToObject(o, "nps_category")) &&
 	          add_int(o, "latest_nps", c->latest_nps != SCORE_NONE, c->latest_nps) &&
-	          cJSON_AddNumberToObject(o, "surveys", (double)c->surveys) &&
-	          cJSON_AddNumberToObject(o, "nps_ratings", (double)c->nps_ratings) &&
+	          json_add_number(o, "surveys", (double)c->surveys) &&
+	          json_add_number(o, "nps_ratings", (double)c->nps_ratings) &&
 	          add_shares(o, c) && add_risk(o, c) &&
 	          add_time(o, "first_seen", true, c->first_seen) &&
 	          add_time(o, "last_seen", true, c->last_seen) &&

@@ -95,14 +95,14 @@ static cJSON *add_object(cJSON *parent, const char *name)
 
 static bool add_num(cJSON *o, const char *name, double value)
 {
-	return o && cJSON_AddNumberToObject(o, name, value);
+	return o && json_add_number(o, name, value);
 }
 
 static bool add_opt(cJSON *o, const char *name, bool has, double value)
 {
 	if (o == NULL)
 		return false;
-	return has ? cJSON_AddNumberToObject(o, name, value) != NULL
+	return has ? json_add_number(o, name, value) != NULL
 	           : cJSON_AddNullToObject(o, name) != NULL;
 }
 

@@ -629,7 +629,7 @@ static bool add_str(cJSON *o, const char *key, const char *value)
 /* -1 (absent) becomes null. */
 static bool add_int(cJSON *o, const char *key, int value)
 {
-	return (value >= 0 ? cJSON_AddNumberToObject(o, key, value)
+	return (value >= 0 ? json_add_number(o, key, value)
 			   : cJSON_AddNullToObject(o, key)) != NULL;
 }
 

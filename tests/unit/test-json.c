@@ -1,6 +1,9 @@
 /* json_parse_strict: every rule it adds on top of cJSON. Bodies are copied
  * into buffers of exactly their length, without a terminating NUL, as the
  * HTTP layer hands them over, so that ASan catches any read past the end. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,6 +351,74 @@ static void test_utf8_helpers(void)
 	CHECK(!uuid_is_valid(NULL));
 }
 
+/* What cJSON itself prints for value: the reference for our own text. */
+static void cjson_text(double value, char *buf, size_t len)
+{
+	cJSON *n = cJSON_CreateNumber(value);
+	char *text = n ? cJSON_PrintUnformatted(n) : NULL;
+	snprintf(buf, len, "%s", text ? text : "?");
+	cJSON_free(text);
+	cJSON_Delete(n);
+}
+
+/* Ours is cJSON's text whenever we write one. */
+static void check_same_as_cjson(double v)
+{
+	char ours[JSON_NUMBER_MAX], theirs[64];
+	if (!json_number_text(v, ours))
+		return;
+	cjson_text(v, theirs, sizeof(theirs));
+	CHECK_STR(ours, theirs);
+}
+
+static const char *text_of(double v, char buf[JSON_NUMBER_MAX])
+{
+	return json_number_text(v, buf) ? buf : "(cJSON)";
+}
+
+static void test_numbers(void)
+{
+	char b[JSON_NUMBER_MAX];
+	CHECK_STR(text_of(0, b), "0");
+	CHECK_STR(text_of(7, b), "7");
+	CHECK_STR(text_of(-15, b), "-15");
+	CHECK_STR(text_of(12.5, b), "12.5");
+	CHECK_STR(text_of(-12.5, b), "-12.5");
+	CHECK_STR(text_of(0.714, b), "0.714");
+	CHECK_STR(text_of(0.01, b), "0.01");
+	CHECK_STR(text_of(3.25, b), "3.25");
+	CHECK_STR(text_of(1795428900, b), "1795428900");
+	CHECK_STR(text_of(999999999999.999, b), "999999999999.999");
+	CHECK_STR(text_of(0.0005, b), "(cJSON)"); /* four decimals */
+	CHECK_STR(text_of(1.0 / 3, b), "(cJSON)");
+	CHECK_STR(text_of(1e12, b), "(cJSON)");
+	CHECK_STR(text_of(-0.0, b), "(cJSON)");
+	CHECK_STR(text_of(NAN, b), "(cJSON)");
+	CHECK_STR(text_of(INFINITY, b), "(cJSON)");
+	/* every value the API computes: stats_round_ratio() gives q / 10^d */
+	for (int64_t q = -20000; q <= 20000; q++) {
+		check_same_as_cjson((double)q);
+		check_same_as_cjson((double)q / 10);
+		check_same_as_cjson((double)q / 100);
+		check_same_as_cjson((double)q / 1000);
+	}
+	for (double v = 1; v < 1e12; v = v * 7 + 0.125)
+		check_same_as_cjson(v);
+	for (int64_t q = 20011; q < 1000000000000000; q = q * 3 + 7) {
+		check_same_as_cjson((double)q / 1000);
+		check_same_as_cjson((double)-q / 100);
+	}
+	/* through the object helper, and what it leaves to cJSON */
+	cJSON *o = cJSON_CreateObject();
+	CHECK(json_add_number(o, "a", 0.571) != NULL);
+	CHECK(json_add_number(o, "b", 42) != NULL);
+	CHECK(json_add_number(o, "c", 0.0625) != NULL);
+	char *text = cJSON_PrintUnformatted(o);
+	CHECK_STR(text, "{\"a\":0.571,\"b\":42,\"c\":0.0625}");
+	cJSON_free(text);
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	test_well_formed();
@@ -366,5 +437,6 @@ int main(void)
 	test_depth();
 	test_detail_optional();
 	test_utf8_helpers();
+	test_numbers();
 	return check_report("json");
 }
