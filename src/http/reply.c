@@ -61,9 +61,27 @@ static void reply_set_text(struct http_request *req, int status, char *text, boo
 	req->reply_len = strlen(text);
 }
 
+/* Most replies (a profile, a submission, a problem) are well under this:
+ * printed into a stack buffer and copied once, they cost one allocation
+ * instead of cJSON's growing buffer (256, 512, 1024... bytes, reallocated
+ * as it goes). Larger ones fall back to cJSON_PrintUnformatted. */
+#define REPLY_STACK_PRINT 4096
+
+static char *print_json(const cJSON *body)
+{
+	char buf[REPLY_STACK_PRINT];
+	if (!cJSON_PrintPreallocated((cJSON *)body, buf, sizeof(buf), false))
+		return cJSON_PrintUnformatted(body);
+	size_t len = strlen(buf);
+	char *text = malloc(len + 1);
+	if (text)
+		memcpy(text, buf, len + 1);
+	return text;
+}
+
 void http_reply_json(struct http_request *req, int status, cJSON *body)
 {
-	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	char *text = body ? print_json(body) : NULL;
 	cJSON_Delete(body);
 	reply_set_text(req, status, text, false);
 }
@@ -91,7 +109,7 @@ cJSON *http_problem_json(int status, const char *detail, const struct validation
 	cJSON *p = cJSON_CreateObject();
 	bool ok = p && cJSON_AddStringToObject(p, "type", type) &&
 		  cJSON_AddStringToObject(p, "title", kind->title) &&
-		  cJSON_AddNumberToObject(p, "status", status) &&
+		  json_add_number(p, "status", status) &&
 		  cJSON_AddStringToObject(p, "detail", detail ? detail : kind->title);
 	if (ok && v && v->n > 0) {
 		cJSON *errs = errors_array(v);
