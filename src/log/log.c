@@ -11,8 +11,8 @@
  * warnings and errors are never held back and lines keep their order. All
  * writes happen under one lock, so lines never interleave, even when stderr
  * is a pipe (Docker, systemd) and a write is larger than PIPE_BUF. What is
- * lost: access lines of the last ACCESS_DELAY_MS when the process is killed
- * (SIGKILL, a crash); a clean stop flushes.
+ * lost when the process is killed (SIGKILL, a crash): the access lines not
+ * written yet, at most a quarter second's; a clean stop flushes.
  *
  * Every string value goes through log_line_str(), which escapes JSON, turns
  * invalid UTF-8 into U+FFFD and stops at a character boundary when the buffer
