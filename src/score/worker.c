@@ -69,6 +69,8 @@
 #define WAL_CHECKPOINT_PAGES 1000 /* SQLite's own default threshold */
 /* Passes start at most this often (see Wake-ups above). */
 #define PASS_INTERVAL_MS 100
+/* Profiles per write transaction (see write_batch). */
+#define WRITE_CHUNK 128
 
 /* One customer of a batch. */
 struct worker_job {
@@ -361,18 +363,27 @@ fail:
 	return err;
 }
 
-/* Write phase: store the batch's profiles and clear its marks. */
+/* Write phase: store the batch's profiles and clear its marks, at most
+ * WRITE_CHUNK of them per transaction. The writer waits at the gate while
+ * one runs: a whole batch in one transaction (a pass gathers 100 ms of
+ * marks) raised single-survey p99 latency from 12-14 ms to 15-17 ms; in
+ * chunks it is 13-16 ms, for about 5 % less throughput (A/B, empty
+ * database). Between chunks the FIFO gate lets a waiting writer in. */
 static int write_batch(struct worker *w, int n, int64_t now)
 {
-	store_write_lock(w->st);
-	int err = db_exec(w->conn, "BEGIN IMMEDIATE");
-	for (int i = 0; i < n && err == 0; i++)
-		err = store_profile(w, &w->jobs[i], now);
-	if (err == 0)
-		err = db_exec(w->conn, "COMMIT");
-	if (err != 0)
-		rollback_if_open(w);
-	store_write_unlock(w->st);
+	int err = 0;
+	for (int start = 0; start < n && err == 0; start += WRITE_CHUNK) {
+		int end = start + WRITE_CHUNK < n ? start + WRITE_CHUNK : n;
+		store_write_lock(w->st);
+		err = db_exec(w->conn, "BEGIN IMMEDIATE");
+		for (int i = start; i < end && err == 0; i++)
+			err = store_profile(w, &w->jobs[i], now);
+		if (err == 0)
+			err = db_exec(w->conn, "COMMIT");
+		if (err != 0)
+			rollback_if_open(w);
+		store_write_unlock(w->st);
+	}
 	return err;
 }
 
