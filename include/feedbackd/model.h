@@ -108,7 +108,9 @@ enum json_status json_parse_strict(const char *body, size_t len, cJSON **out, co
 bool json_number_text(double v, char buf[JSON_NUMBER_MAX]);
 
 /* cJSON_AddNumberToObject, faster for the numbers json_number_text()
- * writes. Returns the item or NULL (allocation failure). */
+ * writes. name must outlive obj (a string literal, as at every caller): it
+ * is added without a copy (cJSON_AddItemToObjectCS). Returns the item or
+ * NULL (allocation failure). */
 cJSON *json_add_number(cJSON *obj, const char *name, double value);
 
 void submission_init(struct submission *s);

@@ -60,7 +60,12 @@ bool json_number_text(double v, char buf[JSON_NUMBER_MAX])
 cJSON *json_add_number(cJSON *obj, const char *name, double value)
 {
 	char text[JSON_NUMBER_MAX];
-	if (!json_number_text(value, text))
-		return cJSON_AddNumberToObject(obj, name, value);
-	return cJSON_AddRawToObject(obj, name, text);
+	cJSON *item = json_number_text(value, text) ? cJSON_CreateRaw(text)
+	                                            : cJSON_CreateNumber(value);
+	/* The name is a literal (model.h): no copy, one allocation less. */
+	if (item == NULL || !cJSON_AddItemToObjectCS(obj, name, item)) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
 }
