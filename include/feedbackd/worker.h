@@ -19,7 +19,7 @@ struct worker;
 
 struct worker_options {
 	struct score_params params; /* copied */
-	int batch;                  /* customers per write transaction, 1..4096 (0: 1024) */
+	int batch;                  /* customers read and scored per batch, 1..4096 (0: 1024) */
 	int idle_ms;                /* longest sleep without a wake-up (0: 1000) */
 };
 

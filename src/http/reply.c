@@ -67,10 +67,10 @@ static void reply_set_text(struct http_request *req, int status, char *text, boo
  * as it goes). Larger ones fall back to cJSON_PrintUnformatted. */
 #define REPLY_STACK_PRINT 4096
 
-static char *print_json(const cJSON *body)
+static char *print_json(cJSON *body)
 {
 	char buf[REPLY_STACK_PRINT];
-	if (!cJSON_PrintPreallocated((cJSON *)body, buf, sizeof(buf), false))
+	if (!cJSON_PrintPreallocated(body, buf, sizeof(buf), false))
 		return cJSON_PrintUnformatted(body);
 	size_t len = strlen(buf);
 	char *text = malloc(len + 1);
