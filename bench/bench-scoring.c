@@ -2,13 +2,14 @@
  *
  * 1. Fills a fresh database (the real schema, migrations applied by
  *    store_open) with N customers and M submissions spread over the last
- *    400 days, by direct inserts in large transactions, and marks every
- *    customer dirty, as if all had just submitted.
- * 2. Starts the real worker and times it until no mark is left.
+ *    400 days, by direct inserts in large transactions, and makes every
+ *    customer due for rescoring now, as a change of the scoring parameters
+ *    does.
+ * 2. Starts the real worker and times it until no customer is due.
  * 3. Starts the real writer wired to the worker (as app.c does) and submits
  *    single-submission jobs, like HTTP requests, at a fixed rate for a few
  *    seconds. For a sample of them it measures the time from the commit (the
- *    writer's done callback) until the customer's dirty mark is gone, i.e.
+ *    writer's done callback) until the worker's cursor has passed it, i.e.
  *    the worker has stored a profile that includes the submission.
  *
  * Usage: bench-scoring [customers] [submissions] [rate/s] [seconds] [dir]
@@ -120,7 +121,7 @@ static int insert_submission(struct db_conn *c, uint64_t ci, int64_t t, struct a
 	return 0;
 }
 
-static int insert_customer(struct db_conn *c, uint64_t ci, const struct agg *a, int64_t now)
+static int insert_customer(struct db_conn *c, uint64_t ci, const struct agg *a)
 {
 	static const char *const segments[] = {"vip", "standard", "trial", NULL};
 	char cust[32];
@@ -139,15 +140,6 @@ static int insert_customer(struct db_conn *c, uint64_t ci, const struct agg *a, 
 	sqlite3_bind_int64(st, 5, a->first);
 	sqlite3_bind_int64(st, 6, a->last);
 	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_error(rc);
-	st = db_stmt(c, "INSERT INTO dirty_customers (customer_id, marked_at) VALUES (?, ?)");
-	if (st == NULL)
-		return db_conn_error(c);
-	sqlite3_bind_text(st, 1, cust, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
-	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : db_error(rc);
 }
@@ -170,7 +162,7 @@ static int fill(struct store *st, uint64_t n, uint64_t m, int64_t now)
 		for (uint64_t j = 0; j < k && err == 0; j++)
 			err = insert_submission(c, ci, now - (int64_t)(rnd() % (400 * 86400)), &a);
 		if (err == 0)
-			err = insert_customer(c, ci, &a, now);
+			err = insert_customer(c, ci, &a);
 		if (err == 0 && ci % 10000 == 9999) {
 			err = exec_checked(c, "COMMIT");
 			if (err == 0)
@@ -186,29 +178,24 @@ out:
 	return err;
 }
 
-static int remark_all(struct store *st, int64_t now)
+/* Every customer due now and nothing new after the cursor: the worker's
+ * time-based passes rescore each customer once. */
+static int remark_all(struct store *st)
 {
 	struct db_conn *c = NULL;
 	int err = db_conn_open(&c, store_options(st), true);
 	if (err != 0)
 		return err;
-	sqlite3_stmt *stmt = db_stmt(c, "INSERT INTO dirty_customers (customer_id, marked_at)"
-	                                " SELECT customer_id, ? FROM customers WHERE 1"
-	                                " ON CONFLICT (customer_id) DO NOTHING");
-	if (stmt == NULL) {
-		err = db_conn_error(c);
-	} else {
-		sqlite3_bind_int64(stmt, 1, now);
-		int rc = sqlite3_step(stmt);
-		sqlite3_reset(stmt);
-		err = rc == SQLITE_DONE ? 0 : db_error(rc);
-	}
+	err = exec_checked(c, "UPDATE customers SET next_rescore_at = 0");
+	if (err == 0)
+		err = exec_checked(c, "UPDATE scoring_cursor SET seq ="
+		                      " (SELECT coalesce(max(seq), 0) FROM submissions)");
 	db_conn_close(c);
 	return err;
 }
 
-/* Polls for an empty queue with a query that costs nothing (worker_stats
- * counts every mark, which would compete with the worker). */
+/* Polls until no customer is due any more (remark_all made them due at 0; a
+ * scored profile is due in the future or never). */
 static int wait_drained(struct store *st, double timeout)
 {
 	double until = mono() + timeout;
@@ -217,7 +204,8 @@ static int wait_drained(struct store *st, double timeout)
 	if (c == NULL)
 		return FBD_ESTORAGE;
 	while (mono() < until) {
-		sqlite3_stmt *stmt = db_stmt(c, "SELECT 1 FROM dirty_customers LIMIT 1");
+		sqlite3_stmt *stmt =
+		    db_stmt(c, "SELECT 1 FROM customers WHERE next_rescore_at <= 0 LIMIT 1");
 		if (stmt == NULL)
 			return db_conn_error(c);
 		int rc = sqlite3_step(stmt);
@@ -241,9 +229,9 @@ static double cpu_seconds(void)
 /* ---- lag under load ---- */
 
 struct sample {
-	char customer[32];
+	char id[37];      /* the submission's, set by the done callback */
 	double committed; /* 0 until the done callback ran */
-	double reflected; /* 0 until the mark was seen gone */
+	double reflected; /* 0 until the worker's cursor was seen past it */
 };
 
 struct load {
@@ -274,6 +262,7 @@ static void job_done(struct write_job *job, void *arg)
 		atomic_fetch_add(&l->failed, 1);
 	if (bj->sample >= 0) {
 		pthread_mutex_lock(&l->lock);
+		memcpy(l->samples[bj->sample].id, bj->item.sub.id, sizeof(l->samples[0].id));
 		l->samples[bj->sample].committed = mono();
 		pthread_mutex_unlock(&l->lock);
 	}
@@ -306,11 +295,8 @@ static int submit_one(struct load *l, long i)
 	}
 	if (i % SAMPLE_EVERY == 0) {
 		pthread_mutex_lock(&l->lock);
-		if (l->n_samples < MAX_SAMPLES) {
-			bj->sample = (long)l->n_samples;
-			memcpy(l->samples[l->n_samples].customer, cust, sizeof(cust));
-			l->n_samples++;
-		}
+		if (l->n_samples < MAX_SAMPLES)
+			bj->sample = (long)l->n_samples++;
 		pthread_mutex_unlock(&l->lock);
 	}
 	int err = writer_submit(l->writer, &bj->job);
@@ -350,18 +336,19 @@ static void *generator(void *arg)
 	return NULL;
 }
 
-static bool mark_present(struct db_conn *c, const char *customer)
+static bool reflected(struct db_conn *c, const char *id)
 {
-	sqlite3_stmt *st = db_stmt(c, "SELECT 1 FROM dirty_customers WHERE customer_id = ?");
+	sqlite3_stmt *st = db_stmt(c, "SELECT 1 FROM submissions s, scoring_cursor c"
+	                              " WHERE s.id = ? AND s.seq <= c.seq");
 	if (st == NULL)
-		return true;
-	sqlite3_bind_text(st, 1, customer, -1, SQLITE_STATIC);
-	bool present = sqlite3_step(st) == SQLITE_ROW;
+		return false;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	bool done = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_reset(st);
-	return present;
+	return done;
 }
 
-/* Polls committed samples every 2 ms until their mark is gone. */
+/* Polls committed samples every 2 ms until the worker's cursor passes them. */
 static void observe(struct load *l, struct db_conn *c, double deadline)
 {
 	size_t first_open = 0;
@@ -379,7 +366,7 @@ static void observe(struct load *l, struct db_conn *c, double deadline)
 				open_left |= committed == 0;
 				continue;
 			}
-			if (!mark_present(c, l->samples[i].customer))
+			if (reflected(c, l->samples[i].id))
 				l->samples[i].reflected = mono();
 			else
 				open_left = true;
@@ -492,16 +479,16 @@ int main(int argc, char **argv)
 	int64_t now = (int64_t)time(NULL);
 	double t = mono();
 	if (reuse) {
-		/* a database filled by an earlier run: only mark everyone again */
-		if ((err = remark_all(st, now)) != 0)
-			return die("remark", err);
-		printf("reusing %s: every customer marked again\n", path);
+		/* a database filled by an earlier run: only make everyone due */
+		printf("reusing %s: every customer due again\n", path);
 	} else {
 		if ((err = fill(st, n, m, now)) != 0)
 			return die("fill", err);
 		printf("fill: %" PRIu64 " customers, %" PRIu64 " submissions in %.2f s (%s)\n", n,
 		       m, mono() - t, path);
 	}
+	if ((err = remark_all(st)) != 0)
+		return die("remark", err);
 
 	struct fbd_config cfg;
 	config_init(&cfg);
@@ -518,7 +505,7 @@ int main(int argc, char **argv)
 	double full = mono() - t;
 	cpu = cpu_seconds() - cpu;
 	struct worker_stats s;
-	(void)worker_stats(w, st, &s);
+	worker_stats(w, &s);
 	printf("full rescore: %" PRIu64 " profiles in %.2f s (%.0f/s), %.2f s of CPU\n",
 	       s.profiles_scored, full, (double)s.profiles_scored / full, cpu);
 

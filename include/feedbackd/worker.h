@@ -1,9 +1,9 @@
 /* The scoring worker: keeps every customer's stored profile current.
  *
- * One thread with its own write connection. It rescores customers marked in
- * dirty_customers (the writer marks them in the transaction that stores their
- * submission) and customers whose next_rescore_at has come (time alone moved
- * their window), and stores the profiles in `customers`. Queries only read
+ * One thread with its own write connection. It rescores the customers of
+ * the submissions stored after its cursor (table scoring_cursor) and the
+ * customers whose next_rescore_at has come (time alone moved their window),
+ * and stores the profiles in `customers`. Queries only read
  * those columns. See src/score/worker.c for the design. */
 #ifndef FEEDBACKD_WORKER_H
 #define FEEDBACKD_WORKER_H
@@ -23,8 +23,8 @@ struct worker_options {
 	int idle_ms;                /* longest sleep without a wake-up (0: 1000) */
 };
 
-/* Open the worker's connection and start its thread; pending marks left by
- * a previous run are taken up at once. *out is owned by the caller:
+/* Open the worker's connection and start its thread; submissions left
+ * pending by a previous run are taken up at once. *out is owned by the caller:
  * worker_stop(). Returns 0, FBD_ENOMEM or a storage error. */
 int worker_start(struct worker **out, struct store *st, const struct worker_options *opt);
 
@@ -38,20 +38,17 @@ void worker_on_commit(void *arg, size_t stored);
 /* True while the thread runs and its last pass did not fail. */
 bool worker_alive(struct worker *w);
 
+/* The pending work is in the database: store_stats() reads it. */
 struct worker_stats {
-	int64_t queue_depth;      /* customers waiting to be rescored (dirty rows) */
-	int64_t lag_seconds;      /* now - the oldest pending mark; 0 when none */
 	uint64_t profiles_scored; /* since start */
 	uint64_t passes_failed;   /* since start */
 };
 
-/* Current figures. Reads dirty_customers on the calling thread's reader
- * connection (st), so its cost grows with the queue depth, not with the
- * number of customers. Returns 0 or a storage error. */
-int worker_stats(struct worker *w, struct store *st, struct worker_stats *out);
+/* Current figures, thread-safe. */
+void worker_stats(struct worker *w, struct worker_stats *out);
 
 /* Finish the batch in progress, stop the thread, close the connection, free
- * w. Marks not yet processed stay in the database for the next start. NULL
+ * w. Submissions not yet processed stay pending for the next start. NULL
  * is accepted. */
 void worker_stop(struct worker *w);
 

@@ -5,8 +5,9 @@
  * callback run on the writer thread, once the transaction that holds their
  * rows has committed. Every job that arrived while the previous commit ran
  * goes into the next transaction, so the cost of a durable fsync is shared.
- * In that transaction each submission also updates its customer and marks it
- * dirty for the scoring worker: a committed row is never without its mark. */
+ * In that transaction each submission also updates its customer's counters
+ * and the dashboard counters; the row itself is the scoring worker's
+ * pending work (its seq is after the worker's cursor, worker.h). */
 #ifndef FEEDBACKD_WRITER_H
 #define FEEDBACKD_WRITER_H
 

@@ -25,10 +25,10 @@ static void sample_gauges(struct api_env *env, struct metrics_gauges *g)
 	 * the counters are still worth serving, and /readyz reports the fault. */
 	if (store_stats(env->store, &ss) != 0)
 		return;
-	g->rescore_queue_depth = (double)ss.dirty_customers;
+	g->rescore_queue_depth = (double)ss.pending_submissions;
 	int64_t now = (int64_t)time(NULL);
-	g->rescore_lag_seconds = ss.dirty_customers > 0 && now > ss.oldest_dirty_at
-	                             ? (double)(now - ss.oldest_dirty_at)
+	g->rescore_lag_seconds = ss.pending_submissions > 0 && now > ss.oldest_pending_at
+	                             ? (double)(now - ss.oldest_pending_at)
 	                             : 0;
 	g->database_bytes = (double)ss.database_bytes;
 }

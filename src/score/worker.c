@@ -1,17 +1,23 @@
 /* The scoring worker.
  *
- * Why a table and not an in-memory queue: the writer marks a customer dirty
- * in the same transaction that stores the submission, so a commit is never
- * without its mark, a crash loses no pending work and a restart resumes it.
- * The mark carries a generation that the writer bumps on every new mark; the
- * worker deletes a mark only if its generation is still the one it read, so
- * a submission committed while the customer was being scored leaves its mark
- * for the next pass instead of being lost.
+ * Why the submissions table is the queue: a submission is pending until the
+ * worker's cursor (table scoring_cursor, migration 006) passes its seq, so a
+ * commit is never without its rescoring, a crash loses no pending work and a
+ * restart resumes it, and the writer writes nothing for it beyond the row.
+ * (Until migration 006 the writer upserted a mark per submission into a
+ * table keyed by customer id: a page written at a random place per
+ * submission, and another when the worker deleted the mark; dropping them
+ * made single-survey ingest 13-17 % faster on an empty database, A/B in
+ * docs/performance.md.) seq only grows and one writer
+ * commits in seq order, so a snapshot sees every submission up to some seq
+ * and none after it: one committed while its customer was being scored lies
+ * after the new cursor and is taken by the next pass.
  *
- * A pass: (1) in one read transaction, take up to `batch` marks, oldest
- * first, and for each customer load the submissions its two windows need and
- * score them with the pure model (score.h); (2) in short write
- * transactions of WRITE_CHUNK profiles, store them and delete their marks.
+ * A pass: (1) in one read transaction, take the customers of the next
+ * `batch` submissions after the cursor, and for each load the submissions
+ * its two windows need and score them with the pure model (score.h); (2) in
+ * short write transactions of WRITE_CHUNK profiles, store them, the last
+ * one also moving the cursor past the batch's submissions.
  * Reads happen outside the write lock so the writer, which serves requests,
  * waits at most for one chunk of UPDATEs. Then the same for customers whose next_rescore_at has
  * come: time alone moved a submission into or out of a window. That set is
@@ -41,14 +47,15 @@
  * within one pass of its wake-up. Passes start at most every
  * PASS_INTERVAL_MS (100 ms, a tenth of the freshness target): under load a
  * pass per commit scored a customer again for every submission and paid a
- * write transaction per group; gathering 100 ms of marks took
+ * write transaction per group; gathering 100 ms of submissions took
  * single-survey ingest from about 10 000 to 11 500 requests/s
  * (docs/performance.md).
  *
  * Durability: the worker's connection uses synchronous=NORMAL. Profiles are
- * derived data and the marks are deleted in the same transaction that stores
- * them, so a commit lost to a power cut loses both and the customer is simply
- * rescored; the writer's own commits keep their configured sync mode.
+ * derived data and the cursor moves in the transaction that stores the last
+ * of a batch, so a commit lost to a power cut leaves those submissions
+ * pending and their customers are simply rescored; the writer's own commits
+ * keep their configured sync mode.
  *
  * Ownership: struct worker owns its connection and the batch buffers; the
  * store is borrowed and must outlive the worker. */
@@ -77,8 +84,6 @@
 /* One customer of a batch. */
 struct worker_job {
 	char *customer_id; /* owned */
-	bool has_gen;      /* from a dirty mark (else: rescore due) */
-	int64_t gen;
 	struct score_profile profile;
 	/* the stored values of the two indexed profile columns (SCORE_NONE /
 	 * SCORE_NEVER for NULL), so an UPDATE leaves an index alone when its
@@ -101,15 +106,22 @@ struct worker {
 	atomic_uint_fast64_t failed;
 	int wal_pages;            /* WAL size after our last commit (wal_hook) */
 	struct worker_job *jobs;  /* batch buffer, opt.batch entries */
+	int batch_rows;           /* submissions (or due customers) the batch read */
+	int64_t batch_cursor;     /* new submissions: the last one's seq, else -1 */
 	struct score_item *items; /* window buffer, items_cap entries */
 	size_t items_cap;
 };
 
-static const char *const sql_take_dirty =
-    "SELECT customer_id, gen FROM dirty_customers ORDER BY marked_at LIMIT ?";
+static const char *const sql_cursor = "SELECT seq FROM scoring_cursor";
+/* The customers of the next ?2 submissions after seq ?1, each once, with
+ * how many of those submissions are theirs and the newest one's seq. */
+static const char *const sql_take_new =
+    "SELECT customer_id, count(*), max(seq) FROM ("
+    " SELECT seq, customer_id FROM submissions WHERE seq > ?1 ORDER BY seq LIMIT ?2)"
+    " GROUP BY customer_id";
 static const char *const sql_take_due =
-    "SELECT customer_id FROM customers WHERE next_rescore_at <= ?"
-    " ORDER BY next_rescore_at LIMIT ?";
+    "SELECT customer_id, 1, -1 FROM customers WHERE next_rescore_at <= ?1"
+    " ORDER BY next_rescore_at LIMIT ?2";
 
 /* Fast path: every submission after the start of the older window (future
  * ones included), newest first, one range scan of submissions_by_customer,
@@ -159,8 +171,7 @@ static const char *const sql_store_profile[4] = {
     PROFILE_SET ", next_rescore_at = ?12 WHERE customer_id = ?13",
     PROFILE_SET ", loyalty_score = ?2, next_rescore_at = ?12 WHERE customer_id = ?13",
 };
-static const char *const sql_clear_mark =
-    "DELETE FROM dirty_customers WHERE customer_id = ? AND gen = ?";
+static const char *const sql_move_cursor = "UPDATE scoring_cursor SET seq = ?";
 
 static int64_t now_seconds(void)
 {
@@ -181,18 +192,39 @@ static void release_jobs(struct worker *w, size_t n)
 	}
 }
 
-/* Fill w->jobs from sql (dirty marks when with_gen, else due customers).
- * Returns the number taken, or a negative error. */
-static int take_batch(struct worker *w, const char *sql, bool with_gen, int64_t now)
+/* The seq of the newest submission already reflected in the profiles. */
+static int read_cursor(struct worker *w, int64_t *seq)
 {
-	sqlite3_stmt *stmt = db_stmt(w->conn, sql);
+	sqlite3_stmt *stmt = db_stmt(w->conn, sql_cursor);
 	if (stmt == NULL)
 		return db_conn_error(w->conn);
-	int arg = 1;
-	if (!with_gen)
-		sqlite3_bind_int64(stmt, arg++, now);
-	sqlite3_bind_int(stmt, arg, w->opt.batch);
-	int n = 0, rc, err = 0;
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		return FBD_EDB; /* migration 006 inserts the row: never deleted */
+	return rc == SQLITE_ROW ? 0 : db_error(rc);
+}
+
+/* Fill w->jobs with the customers of the next submissions after the cursor
+ * (new) or of the customers due at now, at most opt.batch of them, and set
+ * w->batch_rows and w->batch_cursor. Returns the number of customers taken,
+ * or a negative error. */
+static int take_batch(struct worker *w, bool new, int64_t now)
+{
+	int64_t from = now;
+	int err = new ? read_cursor(w, &from) : 0;
+	if (err != 0)
+		return err;
+	sqlite3_stmt *stmt = db_stmt(w->conn, new ? sql_take_new : sql_take_due);
+	if (stmt == NULL)
+		return db_conn_error(w->conn);
+	sqlite3_bind_int64(stmt, 1, from);
+	sqlite3_bind_int(stmt, 2, w->opt.batch);
+	w->batch_rows = 0;
+	w->batch_cursor = -1;
+	int n = 0, rc;
 	while (n < w->opt.batch && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const unsigned char *id = sqlite3_column_text(stmt, 0);
 		struct worker_job *job = &w->jobs[n];
@@ -201,10 +233,13 @@ static int take_batch(struct worker *w, const char *sql, bool with_gen, int64_t 
 			err = FBD_ENOMEM;
 			break;
 		}
-		job->has_gen = with_gen;
-		job->gen = with_gen ? sqlite3_column_int64(stmt, 1) : 0;
 		n++;
+		w->batch_rows += sqlite3_column_int(stmt, 1);
+		int64_t seq = sqlite3_column_int64(stmt, 2);
+		if (seq > w->batch_cursor)
+			w->batch_cursor = seq;
 	}
+	/* at most opt.batch rows, so at most as many customers */
 	if (err == 0 && n < w->opt.batch && rc != SQLITE_DONE)
 		err = db_error(rc);
 	sqlite3_reset(stmt);
@@ -321,18 +356,16 @@ static int store_profile(struct worker *w, const struct worker_job *job, int64_t
 	sqlite3_bind_int64(stmt, 11, now);
 	bind_opt_int(stmt, 12, pr->next_rescore_at != SCORE_NEVER, pr->next_rescore_at);
 	sqlite3_bind_text(stmt, 13, job->customer_id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE || !job->has_gen)
-		return db_error(rc);
-	stmt = db_stmt(w->conn, sql_clear_mark);
+	return db_step_done(w->conn, stmt);
+}
+
+static int move_cursor(struct worker *w, int64_t seq)
+{
+	sqlite3_stmt *stmt = db_stmt(w->conn, sql_move_cursor);
 	if (stmt == NULL)
 		return db_conn_error(w->conn);
-	sqlite3_bind_text(stmt, 1, job->customer_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, job->gen);
-	rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	return db_error(rc);
+	sqlite3_bind_int64(stmt, 1, seq);
+	return db_step_done(w->conn, stmt);
 }
 
 static void rollback_if_open(struct worker *w)
@@ -343,12 +376,12 @@ static void rollback_if_open(struct worker *w)
 
 /* Read phase: take a batch and score it in one snapshot. Returns the batch
  * size or a negative error (w->jobs released then). */
-static int read_batch(struct worker *w, bool dirty, int64_t now)
+static int read_batch(struct worker *w, bool new, int64_t now)
 {
 	int err = db_exec(w->conn, "BEGIN");
 	if (err != 0)
 		return err;
-	int n = take_batch(w, dirty ? sql_take_dirty : sql_take_due, dirty, now);
+	int n = take_batch(w, new, now);
 	if (n < 0) {
 		err = n;
 		goto fail;
@@ -365,8 +398,9 @@ fail:
 	return err;
 }
 
-/* Write phase: store the batch's profiles and clear its marks, at most
- * WRITE_CHUNK of them per transaction. The writer waits at the gate while
+/* Write phase: store the batch's profiles, at most WRITE_CHUNK of them per
+ * transaction, and with the last of them move the cursor past the batch's
+ * submissions (when it took new ones). The writer waits at the gate while
  * one runs: a whole batch in one transaction (a pass gathers 100 ms of
  * marks) raised single-survey p99 latency from 12-14 ms to 15-17 ms; in
  * chunks it is 13-16 ms, for about 5 % less throughput (A/B, empty
@@ -380,6 +414,8 @@ static int write_batch(struct worker *w, int n, int64_t now)
 		err = db_exec(w->conn, "BEGIN IMMEDIATE");
 		for (int i = start; i < end && err == 0; i++)
 			err = store_profile(w, &w->jobs[i], now);
+		if (err == 0 && end == n && w->batch_cursor >= 0)
+			err = move_cursor(w, w->batch_cursor);
 		if (err == 0)
 			err = db_exec(w->conn, "COMMIT");
 		if (err != 0)
@@ -411,12 +447,12 @@ static void checkpoint_if_large(struct worker *w)
 	(void)sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
-/* One batch of marks (dirty) or due customers. Returns how many were
- * rescored, or a negative error. */
-static int run_batch(struct worker *w, bool dirty)
+/* One batch of new submissions or due customers. Returns how many rows the
+ * batch read (opt.batch when more may follow), or a negative error. */
+static int run_batch(struct worker *w, bool new)
 {
 	int64_t now = now_seconds();
-	int n = read_batch(w, dirty, now);
+	int n = read_batch(w, new, now);
 	if (n <= 0)
 		return n;
 	int err = write_batch(w, n, now);
@@ -425,7 +461,7 @@ static int run_batch(struct worker *w, bool dirty)
 		return err;
 	atomic_fetch_add(&w->scored, (uint_fast64_t)n);
 	checkpoint_if_large(w);
-	return n;
+	return w->batch_rows;
 }
 
 static bool stop_requested(struct worker *w)
@@ -436,7 +472,8 @@ static bool stop_requested(struct worker *w)
 	return stop;
 }
 
-/* Everything pending: marks first (freshness), then what time made due. */
+/* Everything pending: new submissions first (freshness), then what time
+ * made due. */
 static int run_pass(struct worker *w)
 {
 	for (int kind = 0; kind < 2; kind++) {
@@ -655,28 +692,12 @@ bool worker_alive(struct worker *w)
 	return w != NULL && atomic_load(&w->alive);
 }
 
-int worker_stats(struct worker *w, struct store *st, struct worker_stats *out)
+void worker_stats(struct worker *w, struct worker_stats *out)
 {
 	*out = (struct worker_stats){
 	    .profiles_scored = atomic_load(&w->scored),
 	    .passes_failed = atomic_load(&w->failed),
 	};
-	struct db_conn *c = store_reader(st);
-	if (c == NULL)
-		return FBD_ESTORAGE;
-	sqlite3_stmt *stmt = db_stmt(c, "SELECT count(*), min(marked_at) FROM dirty_customers");
-	if (stmt == NULL)
-		return db_conn_error(c);
-	int rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		out->queue_depth = sqlite3_column_int64(stmt, 0);
-		if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) {
-			int64_t lag = now_seconds() - sqlite3_column_int64(stmt, 1);
-			out->lag_seconds = lag > 0 ? lag : 0;
-		}
-	}
-	sqlite3_reset(stmt);
-	return rc == SQLITE_ROW ? 0 : db_error(rc);
 }
 
 void worker_stop(struct worker *w)

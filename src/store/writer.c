@@ -177,20 +177,6 @@ static int upsert_customer(struct db_conn *c, const struct submission *s)
 	return db_step_done(c, stmt);
 }
 
-/* Keeps the earliest mark, so the worker can measure the lag since it, and
- * bumps gen so a worker that scored an older state does not clear this one. */
-static int mark_dirty(struct db_conn *c, const struct submission *s)
-{
-	sqlite3_stmt *stmt = db_stmt(c, "INSERT INTO dirty_customers (customer_id, marked_at)"
-					" VALUES (?, ?) ON CONFLICT (customer_id)"
-					" DO UPDATE SET gen = gen + 1");
-	if (stmt == NULL)
-		return db_conn_error(c);
-	sqlite3_bind_text(stmt, 1, s->customer_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, s->received_at);
-	return db_step_done(c, stmt);
-}
-
 /* Everything one new submission changes, inside the group's transaction. */
 static int store_new_submission(struct writer *w, struct write_item *item)
 {
@@ -204,8 +190,6 @@ static int store_new_submission(struct writer *w, struct write_item *item)
 	if ((err = insert_submission(c, s)) != 0)
 		return err;
 	if ((err = upsert_customer(c, s)) != 0)
-		return err;
-	if ((err = mark_dirty(c, s)) != 0)
 		return err;
 	if ((err = rollup_add(c, w->rollups, s)) != 0)
 		return err;

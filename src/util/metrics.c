@@ -283,9 +283,11 @@ static void put_gauges(FILE *f, const struct metrics_gauges *g)
 	          "Submissions the writer queue holds before answering 503.",
 	          g->writer_queue_capacity);
 	put_gauge(f, "feedbackd_rescore_queue_depth", "gauge",
-	          "Customers whose profile waits to be recomputed.", g->rescore_queue_depth);
+	          "Submissions stored and not yet reflected in their customer's profile.",
+	          g->rescore_queue_depth);
 	put_gauge(f, "feedbackd_rescore_lag_seconds", "gauge",
-	          "Age of the oldest pending rescoring mark (0 when none is pending).",
+	          "Age of the oldest submission not yet reflected in its customer's profile"
+	          " (0 when none).",
 	          g->rescore_lag_seconds);
 	put_gauge(f, "feedbackd_database_size_bytes", "gauge",
 	          "Size of the SQLite database: main file pages plus the WAL file.",

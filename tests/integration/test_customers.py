@@ -306,16 +306,17 @@ def test_list(srv):
 
 
 def test_restart_pending(srv):
-    """Marks pending at shutdown are rescored after the restart."""
+    """Submissions pending at shutdown are scored after the restart."""
     rc = srv.stop()
     check(rc == 0, "SIGTERM exits 0 (%s)" % rc)
     db = sqlite3.connect(srv.db_path)
-    # as if the worker had not reached these customers before the stop
+    # as if the worker had not reached these customers' submissions before
+    # the stop: their profiles unset, the cursor back before them
     for cid in ("c-loyal", "c-below"):
         db.execute("UPDATE customers SET level = NULL, loyalty_score = NULL,"
                    " computed_at = NULL, share_met = NULL WHERE customer_id = ?", (cid,))
-        db.execute("INSERT INTO dirty_customers (customer_id, marked_at) VALUES (?, ?)",
-                   (cid, int(time.time())))
+    db.execute("UPDATE scoring_cursor SET seq = (SELECT min(seq) - 1 FROM submissions"
+               " WHERE customer_id IN ('c-loyal', 'c-below'))")
     db.commit()
     db.close()
     srv.start()
@@ -335,6 +336,48 @@ def test_restart_pending(srv):
                                                "loyalty_score": 100})
     status, _, doc = srv.request("GET", "/readyz", key=None)
     check(status == 200, "ready after restart (%s %s)" % (status, doc))
+
+
+def test_upgrade_with_marks():
+    """A database from before migration 006 with a pending dirty mark: the
+    upgrade makes that customer due, and the worker scores it."""
+    srv = Server()
+    srv.start()
+    try:
+        now = time.time()
+        for i in range(3):
+            srv.post_survey("c-up", 100 + i, now, expectation="exceeded", csat=5)
+        srv.wait_profile("c-up", 3, 0)
+        srv.stop()
+        db = sqlite3.connect(srv.db_path)
+        with db:  # back to schema 5, as the worker had not reached c-up yet
+            db.execute("DROP TABLE scoring_cursor")
+            db.execute("CREATE TABLE dirty_customers (customer_id TEXT PRIMARY KEY,"
+                       " marked_at INTEGER NOT NULL, gen INTEGER NOT NULL DEFAULT 0)"
+                       " WITHOUT ROWID")
+            db.execute("CREATE INDEX dirty_by_mark ON dirty_customers (marked_at)")
+            db.execute("INSERT INTO dirty_customers (customer_id, marked_at) VALUES ('c-up', ?)",
+                       (int(now),))
+            db.execute("UPDATE customers SET level = NULL, loyalty_score = NULL,"
+                       " computed_at = NULL, next_rescore_at = NULL WHERE customer_id = 'c-up'")
+            db.execute("DELETE FROM schema_migrations WHERE version = 6")
+        db.close()
+        srv.start()
+        settle(srv, "c-up", 3, 0, {"level": {"code": 3, "name": "delighted"},
+                                   "loyalty_score": 100})
+        db = sqlite3.connect(srv.db_path)
+        try:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_schema")]
+            check("dirty_customers" not in tables and "dirty_by_mark" not in tables,
+                  "the marks table is gone (%s)" % tables)
+            cursor, last = db.execute("SELECT (SELECT seq FROM scoring_cursor),"
+                                      " (SELECT max(seq) FROM submissions)").fetchone()
+            check(cursor == last, "the cursor starts at the newest submission (%s, %s)"
+                  % (cursor, last))
+        finally:
+            db.close()
+    finally:
+        srv.close()
 
 
 def test_max_items():
@@ -395,6 +438,7 @@ def main():
         test_restart_pending(srv)
     finally:
         srv.close()
+    test_upgrade_with_marks()
     test_max_items()
     if FAILURES:
         print("%d failures" % len(FAILURES))

@@ -378,7 +378,7 @@ def test_levels_from_profiles(srv, db_path):
         db.execute("UPDATE customers SET level = 1, at_risk = 0, segment = 'vip'"
                    " WHERE customer_id = 'c5'")
         # keep a scoring worker, if one runs, from recomputing them right away
-        db.execute("DELETE FROM dirty_customers")
+        db.execute("UPDATE scoring_cursor SET seq = (SELECT max(seq) FROM submissions)")
         db.execute("UPDATE customers SET computed_at = ?, next_rescore_at = ?",
                    (int(time.time()), int(time.time()) + 3600))
     db.close()
