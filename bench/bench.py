@@ -402,7 +402,7 @@ def table(res, prof):
             res[f"ceiling_{method}_{i}"] = r
             http_row(f"ceiling {method.upper()} (MHD only), run {i + 1}", f"ceiling_{method}_{i}",
                      prof.conns)
-    for key, label in (("raw", "raw SQLite insert, row+customer+mark"),
+    for key, label in (("raw", "raw SQLite insert, row+customer"),
                        ("raw_rows", "raw SQLite insert, row only")):
         r = res[key]
         rows.append([label, "-", f"{r['rows_per_s']:,.0f} rows/s", "", "",

@@ -1,8 +1,8 @@
 /* Fill a database with stored submissions, fast, through the real writer.
  *
  * Going through submission_from_json() and the group-commit writer (instead
- * of raw INSERTs) means the rows, the customers' counters, the rescoring
- * marks and whatever else the writer maintains in the same transaction are
+ * of raw INSERTs) means the rows, the customers' counters, the dashboard
+ * counters and whatever else the writer maintains in the same transaction are
  * exactly what the service itself would have stored; only HTTP is skipped.
  * Commits use synchronous = NORMAL: a loader that crashes is simply rerun.
  *
