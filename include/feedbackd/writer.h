@@ -34,8 +34,10 @@ struct write_job;
 typedef void (*write_done_fn)(struct write_job *job, void *arg);
 
 /* Owned by the submitter, who must keep it alive until done() runs.
- * done() runs on the writer thread after commit (or failure); it must not
- * block and must not touch the writer. */
+ * done() runs once the job's commit is durable (with sync = full on the
+ * syncer thread, after its fdatasync of the WAL) or has failed, on the
+ * writer thread otherwise; it must not block and must not touch the
+ * writer. */
 struct write_job {
 	struct write_item *items;
 	size_t n;
@@ -71,7 +73,8 @@ int writer_submit(struct writer *w, struct write_job *job);
 /* Submissions waiting now (metrics). */
 size_t writer_queue_depth(struct writer *w);
 
-/* True while the writer thread runs and its last commit did not fail. */
+/* True while the writer thread runs, its last commit did not fail and no
+ * fdatasync of the WAL ever failed (that one is final until a restart). */
 bool writer_healthy(struct writer *w);
 
 /* Commit what is queued, stop the thread, close the connection, free w.

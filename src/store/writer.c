@@ -14,6 +14,12 @@
  * The dashboard counters of the group are summed in memory and written once
  * per key before COMMIT (rollup_group in dashboard.h).
  *
+ * With sync = full the group's fdatasync runs on the syncer thread
+ * (store/syncer.h): this thread commits with synchronous = NORMAL, hands the
+ * group over and starts the next one, and the submitters are told once the
+ * WAL is on the disk. A 2xx still means durable; what a reader may see a
+ * moment earlier is docs/durability.md's business.
+ *
  * Ownership: jobs and their items belong to the submitter throughout. The
  * writer links them into its queue and hands them back through done(). */
 #include <pthread.h>
@@ -27,6 +33,7 @@
 #include "feedbackd/writer.h"
 #include "store/checkpointer.h"
 #include "store/sql.h"
+#include "store/syncer.h"
 
 #define GROUP_MAX 4096
 /* Write the summed dashboard counters early past this many keys, which
@@ -37,6 +44,7 @@ struct writer {
 	struct store *st;
 	struct db_conn *conn;
 	struct checkpointer *ckpt; /* checkpoints conn's WAL off this thread */
+	struct syncer *syncer;     /* sync = full: makes commits durable, else NULL */
 	struct rollup_group *rollups; /* the current group's dashboard counters */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -274,9 +282,19 @@ static size_t count_created(const struct write_job *jobs)
 	return n;
 }
 
-static void commit_group(struct writer *w, struct write_job *jobs)
+/* Returns 0 when the group committed (durable only once synced when
+ * w->syncer is set), else the error every job of it got. */
+static int commit_group(struct writer *w, struct write_job *jobs)
 {
 	struct db_conn *c = w->conn;
+	if (w->syncer && !syncer_healthy(w->syncer)) {
+		/* an fdatasync failed: nothing written since can be trusted */
+		fail_group(jobs);
+		for (struct write_job *j = jobs; j; j = j->next)
+			j->result = FBD_ESTORAGE;
+		atomic_store(&w->healthy, false);
+		return FBD_ESTORAGE;
+	}
 	store_write_lock(w->st); /* shared with the scoring worker, see store.h */
 	int err = db_exec(c, "BEGIN IMMEDIATE");
 	/* Each retry has one item fewer, so this ends. */
@@ -303,6 +321,7 @@ static void commit_group(struct writer *w, struct write_job *jobs)
 	atomic_store(&w->healthy, err == 0);
 	if (err == 0 && w->opt.on_commit)
 		w->opt.on_commit(w->opt.on_commit_arg, count_created(jobs));
+	return err;
 }
 
 /* Detach queued jobs holding at most GROUP_MAX submissions (always at
@@ -339,7 +358,10 @@ static void *writer_main(void *arg)
 		struct write_job *group = take_group(w);
 		pthread_mutex_unlock(&w->lock);
 
-		commit_group(w, group);
+		if (commit_group(w, group) == 0 && w->syncer) {
+			syncer_submit(w->syncer, group);
+			continue;
+		}
 		while (group) {
 			struct write_job *next = group->next;
 			group->next = NULL;
@@ -367,6 +389,12 @@ int writer_start(struct writer **out, struct store *st, const struct writer_opti
 	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
 		goto fail_free;
 	checkpointer_attach(w->ckpt, w->conn);
+	if (store_options(st)->sync == FBD_SYNC_FULL) {
+		if ((err = db_exec(w->conn, "PRAGMA synchronous = NORMAL")) != 0)
+			goto fail_conn;
+		if ((err = syncer_start(&w->syncer, store_options(st)->path)) != 0)
+			goto fail_conn;
+	}
 	err = FBD_ENOMEM;
 	if (pthread_mutex_init(&w->lock, NULL) != 0)
 		goto fail_conn;
@@ -381,6 +409,7 @@ fail_cond:
 fail_mutex:
 	pthread_mutex_destroy(&w->lock);
 fail_conn:
+	syncer_stop(w->syncer);
 	db_conn_close(w->conn);
 fail_free:
 	checkpointer_stop(w->ckpt);
@@ -427,7 +456,7 @@ size_t writer_queue_depth(struct writer *w)
 
 bool writer_healthy(struct writer *w)
 {
-	return atomic_load(&w->healthy);
+	return atomic_load(&w->healthy) && (w->syncer == NULL || syncer_healthy(w->syncer));
 }
 
 void writer_stop(struct writer *w)
@@ -439,6 +468,7 @@ void writer_stop(struct writer *w)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	syncer_stop(w->syncer); /* after the last commit, before the close */
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	db_conn_close(w->conn);
