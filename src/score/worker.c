@@ -402,7 +402,7 @@ fail:
  * transaction, and with the last of them move the cursor past the batch's
  * submissions (when it took new ones). The writer waits at the gate while
  * one runs: a whole batch in one transaction (a pass gathers 100 ms of
- * marks) raised single-survey p99 latency from 12-14 ms to 15-17 ms; in
+ * submissions) raised single-survey p99 latency from 12-14 ms to 15-17 ms; in
  * chunks it is 13-16 ms, for about 5 % less throughput (A/B, empty
  * database). Between chunks the FIFO gate lets a waiting writer in. */
 static int write_batch(struct worker *w, int n, int64_t now)
