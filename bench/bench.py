@@ -201,32 +201,39 @@ def run_raw(build, workdir, prof, rows_only):
 
 # ---- the loaded database -------------------------------------------------------
 
-def dirty_count(db):
+def queue_depth(port):
+    """The service's rescoring backlog as /metrics reports it (submissions
+    since migration 006, customers before), or None when it cannot be read.
+    Asking the service keeps this independent of the schema."""
     try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            return con.execute("SELECT count(*) FROM dirty_customers").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error:
+        status, data = probe(port, "GET", "/metrics")
+    except OSError:
         return None
+    if status != 200:
+        return None
+    m = re.search(rb"^feedbackd_rescore_queue_depth (\d+)", data, re.M)
+    return int(m.group(1)) if m else None
 
 
 def settle(build, threads, db, logdir):
     """Let the scoring worker (if the build has one) score every loaded
-    customer, so the measured runs read computed profiles and do not compete
+    submission, so the measured runs read computed profiles and do not compete
     with a backlog. Gives up once the rescoring queue stops shrinking."""
     srv = start_service(build, threads, db, logdir, "settle")
     try:
-        last, still, deadline = dirty_count(db), 0, time.monotonic() + 600
-        while last and time.monotonic() < deadline and still < 6:
+        last, still, deadline = queue_depth(srv.port), 0, time.monotonic() + 900
+        while last and time.monotonic() < deadline and still < 20:
             time.sleep(0.5)
-            now = dirty_count(db)
+            now = queue_depth(srv.port)
             still = still + 1 if now is not None and now >= last else 0
             last = now if now is not None else last
-        log(f"rescoring queue after settling: {last} customers")
+        log(f"rescoring queue after settling: {last}")
     finally:
         srv.stop()
+    con = sqlite3.connect(str(db))
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return last
 
 
 def loaded_db(build, threads, prof, cache_dir, logdir):
@@ -240,6 +247,10 @@ def loaded_db(build, threads, prof, cache_dir, logdir):
     h.update(f"{prof.rows}/{prof.customers}".encode())
     template = cache_dir / f"loaded-{prof.rows}-{h.hexdigest()[:12]}.db"
     if template.exists():
+        # A template built while settling was broken (the 2026-12-05 runs
+        # after migration 006) still holds a backlog: settle it once.
+        if settle(build, threads, template, logdir):
+            log("warning: the loaded database still has a rescoring backlog")
         return template
     for old in cache_dir.glob(f"loaded-{prof.rows}-*"):
         old.unlink()
@@ -252,9 +263,6 @@ def loaded_db(build, threads, prof, cache_dir, logdir):
                     "--customers", str(prof.customers)], check=True, stdout=subprocess.DEVNULL)
     log(f"loaded in {time.monotonic() - t0:.1f} s; letting the worker score it")
     settle(build, threads, tmp, logdir)
-    con = sqlite3.connect(str(tmp))
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
     for p in cache_dir.glob("loading.db-*"):
         p.unlink()
     tmp.rename(template)
