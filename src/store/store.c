@@ -175,9 +175,26 @@ static int apply_pragmas(sqlite3 *db, const struct store_options *opt, bool writ
 	return exec_plain(db, sql);
 }
 
+/* SQLite counts every allocation under one process-wide mutex unless told
+ * not to. Nothing here reads those counts (sqlite3_memory_used() and the
+ * heap limits), and the HTTP threads reading profiles met at that mutex
+ * several times a request. The setting must come before the library's
+ * first use; SQLITE_MISUSE means something in the process used it earlier
+ * (a test that opened a database itself) and the default stays: slower,
+ * not wrong, so the result is not an error. */
+static void sqlite_configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
 int db_conn_open(struct db_conn **out, const struct store_options *opt, bool write)
 {
 	int err = FBD_ENOMEM;
+	*out = NULL;
+	if (pthread_once(&sqlite_configured, sqlite_configure) != 0)
+		return FBD_ESTORAGE;
 	struct db_conn *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		goto fail;
