@@ -1,18 +1,22 @@
 /* JSON-lines logging on stderr.
  *
  * Each line is built in a fixed stack buffer. Access lines (one per request)
- * are gathered in a shared buffer and written together: a write(2) per
- * request cost about a tenth of the CPU of a profile read under load (the
- * syscall, and two HTTP threads contending for the file position). The
- * buffer goes out when it is full, when its oldest line is ACCESS_DELAY_MS
- * old at the next access line, on log_flush() (the upkeep thread calls it
- * every tick, so an idle server's lines still arrive within a quarter of a
- * second) and before any other line, which is written at once so that
- * warnings and errors are never held back and lines keep their order. All
- * writes happen under one lock, so lines never interleave, even when stderr
- * is a pipe (Docker, systemd) and a write is larger than PIPE_BUF. What is
- * lost when the process is killed (SIGKILL, a crash): the access lines not
- * written yet, at most a quarter second's; a clean stop flushes.
+ * are gathered and written together: a write(2) per request cost about a
+ * tenth of the CPU of a profile read under load (the syscall, and two HTTP
+ * threads contending for the file position). Each thread gathers into a
+ * buffer of its own (threads share one only past ACCESS_BUFS), so that HTTP
+ * threads do not meet at a lock on every request. A buffer goes out when it
+ * is full, when its oldest line is ACCESS_DELAY_MS old at the next access
+ * line, on log_flush() (the upkeep thread calls it every tick, so an idle
+ * server's lines still arrive within a quarter of a second) and before any
+ * other line, which is written at once so that warnings and errors are never
+ * held back and come after every access line gathered before them. Access
+ * lines of different threads may leave a little out of time order (each
+ * carries its time). Every write happens under one lock, so lines never
+ * interleave, even when stderr is a pipe (Docker, systemd) and a write is
+ * larger than PIPE_BUF. What is lost when the process is killed (SIGKILL, a
+ * crash): the access lines not written yet, at most a quarter second's; a
+ * clean stop flushes.
  *
  * Every string value goes through log_line_str(), which escapes JSON, turns
  * invalid UTF-8 into U+FFFD and stops at a character boundary when the buffer
@@ -40,18 +44,35 @@
  * route from a client never crowds out the status and duration. */
 #define LOG_FIELD_MAX 256
 
-/* Access lines gathered before one write(2): about 300 lines. */
+/* Access lines gathered before one write(2): about 150 lines. */
 #define ACCESS_BUF_MAX (32 * 1024)
 #define ACCESS_DELAY_MS 100
+/* More than the HTTP threads of any sane configuration. */
+#define ACCESS_BUFS 16
 
 static atomic_int log_threshold = FBD_LOG_INFO;
 
-static struct {
-	pthread_mutex_t lock; /* held for every write to stderr */
+/* Held for every write to stderr; taken after a buffer's lock, never before. */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct access_buf {
+	pthread_mutex_t lock;
 	size_t len;
 	int64_t oldest_ms; /* CLOCK_MONOTONIC of the first buffered line */
 	char buf[ACCESS_BUF_MAX];
-} access_buf = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} access_bufs[ACCESS_BUFS];
+
+static pthread_once_t access_bufs_once = PTHREAD_ONCE_INIT;
+static atomic_uint access_bufs_taken;
+static _Thread_local struct access_buf *thread_access_buf;
+
+/* The current second as "\"YYYY-MM-DDTHH:MM:SS", formatted once a second per
+ * thread: gmtime_r() takes glibc's time-zone lock on every call. */
+static _Thread_local struct {
+	time_t sec;
+	bool valid;
+	char text[24];
+} thread_stamp;
 
 static const char *const log_level_names[] = {
     [FBD_LOG_DEBUG] = "debug",
@@ -252,29 +273,59 @@ static void log_line_field_str(struct log_line *l, const char *key, const char *
 		log_line_str(l, value, max);
 }
 
+/* Writes the decimal digits of v, at least width of them, ending just
+ * before end; returns where they start. */
+static char *put_uint(char *end, unsigned long long v, int width)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (--width > 0 || v > 0);
+	return end;
+}
+
+/* {"time":"2026-12-05T13:14:09.123Z" — or null, should gmtime_r() fail. */
+static void log_line_stamp(struct log_line *l, const struct timespec *now)
+{
+	char ms[8], *end = ms + sizeof(ms), *p;
+	struct tm tm;
+
+	(void)log_line_put(l, "{\"time\":", 8);
+	if (!thread_stamp.valid || thread_stamp.sec != now->tv_sec) {
+		int n = gmtime_r(&now->tv_sec, &tm) == NULL
+		            ? -1
+		            : snprintf(thread_stamp.text, sizeof(thread_stamp.text),
+		                       "\"%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+		                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		thread_stamp.valid = n > 0 && (size_t)n < sizeof(thread_stamp.text);
+		thread_stamp.sec = now->tv_sec;
+	}
+	if (!thread_stamp.valid) {
+		(void)log_line_put(l, "null", 4);
+		return;
+	}
+	p = put_uint(end, (unsigned long long)(now->tv_nsec / 1000000), 3);
+	*--p = '.';
+	(void)log_line_put(l, thread_stamp.text, strlen(thread_stamp.text));
+	(void)log_line_put(l, p, (size_t)(end - p));
+	(void)log_line_put(l, "Z\"", 2);
+}
+
 static void log_line_begin(struct log_line *l, enum fbd_log_level level)
 {
 	struct timespec ts;
-	struct tm tm;
-	char stamp[64];
-	int n;
 
 	l->len = 0;
 	l->cap = LOG_LINE_MAX - LOG_TAIL_LEN;
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	l->mono_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(stamp, sizeof(stamp), "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
-	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	             ts.tv_nsec / 1000000);
-	if (n > 0 && (size_t)n < sizeof(stamp))
-		(void)log_line_put(l, stamp, (size_t)n);
+	log_line_stamp(l, &ts);
 	log_line_field_str(l, "level", log_level_name(level), LOG_FIELD_MAX);
 }
 
-/* Called with access_buf.lock held. Errors are dropped: there is nowhere
- * left to report a failing stderr. */
+/* Called with write_lock held. Errors are dropped: there is nowhere left
+ * to report a failing stderr. */
 static void write_all(const char *buf, size_t len)
 {
 	size_t off = 0;
@@ -293,11 +344,43 @@ static void write_all(const char *buf, size_t len)
 	errno = saved_errno;
 }
 
-/* Called with access_buf.lock held. */
-static void access_buf_write(void)
+/* Called with b->lock held. */
+static void access_buf_write(struct access_buf *b)
 {
-	write_all(access_buf.buf, access_buf.len);
-	access_buf.len = 0;
+	if (b->len == 0)
+		return;
+	pthread_mutex_lock(&write_lock);
+	write_all(b->buf, b->len);
+	pthread_mutex_unlock(&write_lock);
+	b->len = 0;
+}
+
+static void access_bufs_init(void)
+{
+	for (size_t i = 0; i < ACCESS_BUFS; i++)
+		pthread_mutex_init(&access_bufs[i].lock, NULL);
+}
+
+/* This thread's buffer, shared round robin once every one is taken. */
+static struct access_buf *access_buf_mine(void)
+{
+	if (thread_access_buf == NULL) {
+		(void)pthread_once(&access_bufs_once, access_bufs_init);
+		unsigned i = atomic_fetch_add_explicit(&access_bufs_taken, 1, memory_order_relaxed);
+		thread_access_buf = &access_bufs[i % ACCESS_BUFS];
+	}
+	return thread_access_buf;
+}
+
+void log_flush(void)
+{
+	(void)pthread_once(&access_bufs_once, access_bufs_init);
+	for (size_t i = 0; i < ACCESS_BUFS; i++) {
+		struct access_buf *b = &access_bufs[i];
+		pthread_mutex_lock(&b->lock);
+		access_buf_write(b);
+		pthread_mutex_unlock(&b->lock);
+	}
 }
 
 static void log_line_end(struct log_line *l)
@@ -311,33 +394,28 @@ static void log_line_end(struct log_line *l)
 static void log_line_write(struct log_line *l)
 {
 	log_line_end(l);
-	pthread_mutex_lock(&access_buf.lock);
-	access_buf_write();
+	log_flush();
+	pthread_mutex_lock(&write_lock);
 	write_all(l->buf, l->len);
-	pthread_mutex_unlock(&access_buf.lock);
+	pthread_mutex_unlock(&write_lock);
 }
 
-/* Gathered with the other access lines (see the top of this file). */
+/* Gathered with this thread's other access lines (see the top of this file). */
 static void log_line_gather(struct log_line *l)
 {
-	log_line_end(l);
-	pthread_mutex_lock(&access_buf.lock);
-	if (access_buf.len + l->len > sizeof(access_buf.buf))
-		access_buf_write();
-	if (access_buf.len == 0)
-		access_buf.oldest_ms = l->mono_ms;
-	memcpy(access_buf.buf + access_buf.len, l->buf, l->len);
-	access_buf.len += l->len;
-	if (l->mono_ms - access_buf.oldest_ms >= ACCESS_DELAY_MS)
-		access_buf_write();
-	pthread_mutex_unlock(&access_buf.lock);
-}
+	struct access_buf *b = access_buf_mine();
 
-void log_flush(void)
-{
-	pthread_mutex_lock(&access_buf.lock);
-	access_buf_write();
-	pthread_mutex_unlock(&access_buf.lock);
+	log_line_end(l);
+	pthread_mutex_lock(&b->lock);
+	if (b->len + l->len > sizeof(b->buf))
+		access_buf_write(b);
+	if (b->len == 0)
+		b->oldest_ms = l->mono_ms;
+	memcpy(b->buf + b->len, l->buf, l->len);
+	b->len += l->len;
+	if (l->mono_ms - b->oldest_ms >= ACCESS_DELAY_MS)
+		access_buf_write(b);
+	pthread_mutex_unlock(&b->lock);
 }
 
 static void log_vmsg(enum fbd_log_level level, const char *prefix, const char *fmt, va_list ap)
@@ -379,8 +457,7 @@ void log_request(const char *request_id, const char *method, const char *route, 
                  double duration_ms)
 {
 	struct log_line l;
-	char num[64];
-	int n;
+	char num[32], *end = num + sizeof(num), *p;
 
 	if (!log_enabled(FBD_LOG_INFO))
 		return;
@@ -389,17 +466,19 @@ void log_request(const char *request_id, const char *method, const char *route, 
 	log_line_field_str(&l, "request_id", request_id, LOG_FIELD_MAX);
 	log_line_field_str(&l, "method", method, LOG_FIELD_MAX);
 	log_line_field_str(&l, "route", route, LOG_FIELD_MAX);
-	n = snprintf(num, sizeof(num), "%d", status);
-	if (n > 0 && log_line_key(&l, "status"))
-		(void)log_line_put(&l, num, (size_t)n);
-	/* NaN and infinity are not JSON numbers. In hundredths, formatted as
-	 * integers: "%.2f" was most of this line's cost. */
+	p = put_uint(end, (unsigned long long)(status < 0 ? 0 : status), 1);
+	if (log_line_key(&l, "status"))
+		(void)log_line_put(&l, p, (size_t)(end - p));
+	/* NaN and infinity are not JSON numbers. In hundredths, as integers:
+	 * "%.2f" was most of this line's cost. */
 	if (!isfinite(duration_ms) || duration_ms > 1e15 || duration_ms < 0)
 		duration_ms = 0;
-	long long hundredths = llround(duration_ms * 100);
-	n = snprintf(num, sizeof(num), "%lld.%02lld", hundredths / 100, hundredths % 100);
-	if (n > 0 && (size_t)n < sizeof(num) && log_line_key(&l, "duration_ms"))
-		(void)log_line_put(&l, num, (size_t)n);
+	unsigned long long hundredths = (unsigned long long)llround(duration_ms * 100);
+	p = put_uint(end, hundredths % 100, 2);
+	*--p = '.';
+	p = put_uint(p, hundredths / 100, 1);
+	if (log_line_key(&l, "duration_ms"))
+		(void)log_line_put(&l, p, (size_t)(end - p));
 	log_line_gather(&l);
 }
 

@@ -1,8 +1,10 @@
 /* The JSON-lines logger: what reaches stderr, when, and in which order.
  * stderr is pointed at a temporary file around each case and read back. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -122,8 +124,71 @@ static void test_durations_are_rounded(void)
 	capture_end();
 }
 
+/* Each line starts with its UTC time to the millisecond, the second as
+ * gmtime_r() gives it (formatted once a second per thread). */
+static void test_time_is_rfc3339_utc(void)
+{
+	capture_begin();
+	/* the clock the logger reads: time() may lag it by a tick */
+	struct timespec before, after;
+	clock_gettime(CLOCK_REALTIME, &before);
+	log_request("t1", "GET", "/", 200, 1);
+	log_warn("tick");
+	clock_gettime(CLOCK_REALTIME, &after);
+	const char *text = captured_text();
+	int lines = 0;
+	for (const char *line = text; *line; line = strchr(line, '\n') + 1, lines++) {
+		int y, mo, d, h, mi, sec, ms, used = 0;
+		CHECK(sscanf(line, "{\"time\":\"%4d-%2d-%2dT%2d:%2d:%2d.%3dZ\",\"level\":%n", &y,
+		             &mo, &d, &h, &mi, &sec, &ms, &used) == 7 &&
+		      used == 43);
+		struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+		                .tm_min = mi, .tm_sec = sec};
+		time_t t = timegm(&tm);
+		CHECK(t >= before.tv_sec && t <= after.tv_sec && ms >= 0 && ms <= 999);
+	}
+	CHECK_INT(lines, 2);
+	capture_end();
+}
+
+static void *log_from_thread(void *arg)
+{
+	for (int i = 0; i < 10; i++)
+		log_request(arg, "GET", "/", 200, 1);
+	return NULL;
+}
+
+/* Threads gather into buffers of their own: a flush and any other line
+ * still bring out every access line gathered before, whoever gathered it. */
+static void test_lines_of_other_threads(void)
+{
+	pthread_t t[3];
+	char *names[3] = {"thread-a", "thread-b", "thread-c"};
+	capture_begin();
+	for (int i = 0; i < 3; i++)
+		CHECK(pthread_create(&t[i], NULL, log_from_thread, names[i]) == 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(pthread_join(t[i], NULL) == 0);
+	log_warn("after the threads");
+	const char *text = captured_text();
+	const char *warn = strstr(text, "after the threads");
+	CHECK(warn != NULL);
+	for (int i = 0; i < 3; i++) {
+		char needle[40];
+		snprintf(needle, sizeof(needle), "\"request_id\":\"%s\"", names[i]);
+		CHECK_INT(count(text, needle), 10);
+		const char *last = NULL;
+		for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+			last = p;
+		CHECK(last != NULL && warn != NULL && last < warn);
+	}
+	capture_end();
+}
+
 int main(void)
 {
+	test_time_is_rfc3339_utc();
+	test_lines_of_other_threads();
 	test_access_lines_wait_for_flush();
 	test_other_lines_go_out_at_once_in_order();
 	test_full_buffer_is_written();
