@@ -113,6 +113,13 @@ bool json_number_text(double v, char buf[JSON_NUMBER_MAX]);
  * NULL (allocation failure). */
 cJSON *json_add_number(cJSON *obj, const char *name, double value);
 
+/* Adds item to obj under name without copying name, which must outlive obj
+ * (a string literal). Takes item: it is deleted when it cannot be added.
+ * Returns item, or NULL when item is NULL or adding failed. Together with
+ * cJSON_CreateStringReference() for values that outlive obj, a response
+ * built for one request needs no copy of its names and fixed texts. */
+cJSON *json_add_item(cJSON *obj, const char *name, cJSON *item);
+
 void submission_init(struct submission *s);
 void submission_release(struct submission *s);
 

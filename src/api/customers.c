@@ -30,36 +30,49 @@
 static const char *const sort_names[] = {"loyalty_score", "-loyalty_score", "last_seen",
                                          "-last_seen", NULL};
 
+/* A profile read builds one of these per request: names are literals and
+ * strings are referenced from the customer or static tables, not copied
+ * (json_add_item). */
+static bool add_null(cJSON *obj, const char *name)
+{
+	return json_add_item(obj, name, cJSON_CreateNull()) != NULL;
+}
+
+/* value must outlive obj, or be NULL for null. */
+static bool add_string_ref(cJSON *obj, const char *name, const char *value)
+{
+	return value ? json_add_item(obj, name, cJSON_CreateStringReference(value)) != NULL
+	             : add_null(obj, name);
+}
+
 static bool add_time(cJSON *obj, const char *name, bool present, int64_t t)
 {
 	char buf[21];
 	if (!present)
-		return cJSON_AddNullToObject(obj, name) != NULL;
+		return add_null(obj, name);
 	rfc3339_format(t, buf);
-	return cJSON_AddStringToObject(obj, name, buf) != NULL;
+	return json_add_item(obj, name, cJSON_CreateString(buf)) != NULL;
 }
 
 static bool add_int(cJSON *obj, const char *name, bool present, double v)
 {
-	return (present ? json_add_number(obj, name, v)
-	                : cJSON_AddNullToObject(obj, name)) != NULL;
+	return present ? json_add_number(obj, name, v) != NULL : add_null(obj, name);
 }
 
 static bool add_level(cJSON *obj, int level)
 {
 	const char *name = score_level_name(level);
 	if (name == NULL)
-		return cJSON_AddNullToObject(obj, "level") != NULL;
-	cJSON *l = cJSON_AddObjectToObject(obj, "level");
-	return l && json_add_number(l, "code", level) &&
-	       cJSON_AddStringToObject(l, "name", name);
+		return add_null(obj, "level");
+	cJSON *l = json_add_item(obj, "level", cJSON_CreateObject());
+	return l && json_add_number(l, "code", level) && add_string_ref(l, "name", name);
 }
 
 static bool add_shares(cJSON *obj, const struct customer *c)
 {
 	if (!c->has_shares)
-		return cJSON_AddNullToObject(obj, "shares") != NULL;
-	cJSON *s = cJSON_AddObjectToObject(obj, "shares");
+		return add_null(obj, "shares");
+	cJSON *s = json_add_item(obj, "shares", cJSON_CreateObject());
 	return s && json_add_number(s, "met", c->share_met) &&
 	       json_add_number(s, "exceeded", c->share_exceeded) &&
 	       json_add_number(s, "delighted", c->share_delighted);
@@ -69,15 +82,15 @@ static bool add_risk(cJSON *obj, const struct customer *c)
 {
 	static const enum score_risk bits[] = {RISK_DETRACTOR, RISK_BELOW_EXPECTATIONS,
 	                                       RISK_DECLINING};
-	if (!cJSON_AddBoolToObject(obj, "at_risk", c->risk_reasons != 0))
+	if (!json_add_item(obj, "at_risk", cJSON_CreateBool(c->risk_reasons != 0)))
 		return false;
-	cJSON *reasons = cJSON_AddArrayToObject(obj, "risk_reasons");
+	cJSON *reasons = json_add_item(obj, "risk_reasons", cJSON_CreateArray());
 	if (reasons == NULL)
 		return false;
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
 		if (!(c->risk_reasons & bits[i]))
 			continue;
-		cJSON *name = cJSON_CreateString(score_risk_name(bits[i]));
+		cJSON *name = cJSON_CreateStringReference(score_risk_name(bits[i]));
 		if (name == NULL || !cJSON_AddItemToArray(reasons, name)) {
 			cJSON_Delete(name);
 			return false;
@@ -86,19 +99,16 @@ static bool add_risk(cJSON *obj, const struct customer *c)
 	return true;
 }
 
-/* The SPEC 4 profile shape; NULL on allocation failure. Caller owns it. */
+/* The SPEC 4 profile shape; NULL on allocation failure. Caller owns it; it
+ * refers to c's strings, so c must outlive it. */
 static cJSON *customer_to_json(const struct customer *c)
 {
-	const char *category = score_nps_category_name(c->nps_category);
 	cJSON *o = cJSON_CreateObject();
-	bool ok = o && cJSON_AddStringToObject(o, "customer_id", c->customer_id) &&
-	          (c->segment ? cJSON_AddStringToObject(o, "segment", c->segment)
-	                      : cJSON_AddNullToObject(o, "segment")) &&
-	          add_level(o, c->level) &&
+	bool ok = o && add_string_ref(o, "customer_id", c->customer_id) &&
+	          add_string_ref(o, "segment", c->segment) && add_level(o, c->level) &&
 	          add_int(o, "loyalty_score", c->loyalty_score != SCORE_NONE, c->loyalty_score) &&
 	          add_int(o, "loyalty_delta_30d", c->has_delta, c->loyalty_delta_30d) &&
-	          (category ? cJSON_AddStringToObject(o, "nps_category", category)
-	                    : cJSON_AddNullToObject(o, "nps_category")) &&
+	          add_string_ref(o, "nps_category", score_nps_category_name(c->nps_category)) &&
 	          add_int(o, "latest_nps", c->latest_nps != SCORE_NONE, c->latest_nps) &&
 	          json_add_number(o, "surveys", (double)c->surveys) &&
 	          json_add_number(o, "nps_ratings", (double)c->nps_ratings) &&

@@ -57,15 +57,19 @@ bool json_number_text(double v, char buf[JSON_NUMBER_MAX])
 	return true;
 }
 
-cJSON *json_add_number(cJSON *obj, const char *name, double value)
+cJSON *json_add_item(cJSON *obj, const char *name, cJSON *item)
 {
-	char text[JSON_NUMBER_MAX];
-	cJSON *item = json_number_text(value, text) ? cJSON_CreateRaw(text)
-	                                            : cJSON_CreateNumber(value);
-	/* The name is a literal (model.h): no copy, one allocation less. */
 	if (item == NULL || !cJSON_AddItemToObjectCS(obj, name, item)) {
 		cJSON_Delete(item);
 		return NULL;
 	}
 	return item;
+}
+
+cJSON *json_add_number(cJSON *obj, const char *name, double value)
+{
+	char text[JSON_NUMBER_MAX];
+	return json_add_item(obj, name,
+	                     json_number_text(value, text) ? cJSON_CreateRaw(text)
+	                                                   : cJSON_CreateNumber(value));
 }
