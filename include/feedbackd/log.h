@@ -2,9 +2,9 @@
  *
  * One object per line: {"time":"...Z","level":"info","msg":"...", ...fields}.
  * Lines from different threads never interleave. Access lines are gathered
- * and written together (at most 100 ms late, or until log_flush()); every
- * other line is written at once, after them. Never logs API keys: callers
- * must not pass them. */
+ * per thread and written together (at most 100 ms late, or until
+ * log_flush()); every other line is written at once, after all of them.
+ * Never logs API keys: callers must not pass them. */
 #ifndef FEEDBACKD_LOG_H
 #define FEEDBACKD_LOG_H
 
