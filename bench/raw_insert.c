@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "bench/gen.h"
+#include "feedbackd/config.h"
 #include "feedbackd/error.h"
 #include "feedbackd/store.h"
 #include "feedbackd/uuid7.h"
@@ -154,7 +155,12 @@ int main(int argc, char **argv)
 		        argv[0]);
 		return 2;
 	}
-	struct store_options so = {.path = o.db, .sync = FBD_SYNC_FULL, .cache_mb = 16};
+	/* The service's own default page cache, as for its pragmas. */
+	struct fbd_config defaults;
+	config_init(&defaults);
+	struct store_options so = {.path = o.db, .sync = FBD_SYNC_FULL,
+	                           .cache_mb = defaults.cache_mb};
+	config_release(&defaults);
 	struct store *st = NULL;
 	struct db_conn *c = NULL;
 	int err = store_open(&st, &so);

@@ -54,7 +54,7 @@ struct fbd_config {
 
 	/* storage */
 	enum fbd_sync_mode sync; /* default FULL */
-	int cache_mb;            /* SQLite page cache per connection, default 16 */
+	int cache_mb;            /* SQLite page cache per connection, default 10 */
 	int max_db_pages;        /* database size cap in pages (max_page_count), 0 = none */
 
 	/* scoring model (SPEC 5) */

@@ -118,7 +118,7 @@ static const struct config_key config_keys[] = {
 	KEY_INT("rate_burst", rate_burst, 1, 10000000, "40000", "requests a key may burst"),
 	KEY_INT("queue_capacity", queue_capacity, 16, 1000000, "8192", "submissions queued"),
 	KEY_CUSTOM("sync", config_set_sync, "full", "SQLite synchronous: normal or full"),
-	KEY_INT("cache_mb", cache_mb, 1, 4096, "16", "SQLite page cache per connection (MiB)"),
+	KEY_INT("cache_mb", cache_mb, 1, 4096, "10", "SQLite page cache per connection (MiB)"),
 	KEY_INT("max_db_pages", max_db_pages, 0, 2147483647, "0", "database size cap in pages (0: none)"),
 	KEY_DBL("level_met_share", level_met_share, 0, 1, "0.8", "level 1 threshold"),
 	KEY_DBL("level_exceeded_share", level_exceeded_share, 0, 1, "0.5", "level 2 threshold"),

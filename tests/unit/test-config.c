@@ -50,7 +50,7 @@ static void check_defaults(const struct fbd_config *c)
 	CHECK_INT(c->rate_burst, 40000);
 	CHECK_INT(c->queue_capacity, 8192);
 	CHECK_INT(c->sync, FBD_SYNC_FULL);
-	CHECK_INT(c->cache_mb, 16);
+	CHECK_INT(c->cache_mb, 10);
 	CHECK_INT(c->max_db_pages, 0);
 	CHECK_DBL(c->level_met_share, 0.8, 0);
 	CHECK_DBL(c->level_exceeded_share, 0.5, 0);
