@@ -134,8 +134,9 @@ int submission_from_json(const cJSON *obj, enum submission_type type, int64_t no
 			 int max_age_days, struct submission *out, struct validation *v);
 
 /* The stored record as JSON (SPEC 3 reply shape), absent values as null.
- * Caller owns the result (cJSON_Delete); NULL on allocation failure, on
- * unparsable tags_json/metadata_json, or for type SUB_ANY. */
+ * Caller owns the result (cJSON_Delete); it refers to s's strings, so s must
+ * outlive it. NULL on allocation failure, on unparsable
+ * tags_json/metadata_json, or for type SUB_ANY. */
 cJSON *submission_to_json(const struct submission *s);
 
 /* Append one error; silently drops errors beyond MODEL_MAX_ERRORS. */

@@ -620,23 +620,30 @@ out:
 
 /* ---- to JSON -------------------------------------------------------------- */
 
+/* Keys are literals and strings are referenced from the submission or from
+ * static tables, not copied (json_add_item): every caller prints the tree
+ * before it releases the submission. */
+static bool add_null(cJSON *o, const char *key)
+{
+	return json_add_item(o, key, cJSON_CreateNull()) != NULL;
+}
+
 static bool add_str(cJSON *o, const char *key, const char *value)
 {
-	return (value ? cJSON_AddStringToObject(o, key, value) : cJSON_AddNullToObject(o, key)) !=
-	       NULL;
+	return value ? json_add_item(o, key, cJSON_CreateStringReference(value)) != NULL
+		     : add_null(o, key);
 }
 
 /* -1 (absent) becomes null. */
 static bool add_int(cJSON *o, const char *key, int value)
 {
-	return (value >= 0 ? json_add_number(o, key, value)
-			   : cJSON_AddNullToObject(o, key)) != NULL;
+	return value >= 0 ? json_add_number(o, key, value) != NULL : add_null(o, key);
 }
 
 static bool add_bool(cJSON *o, const char *key, int value)
 {
-	return (value >= 0 ? cJSON_AddBoolToObject(o, key, value != 0)
-			   : cJSON_AddNullToObject(o, key)) != NULL;
+	return value >= 0 ? json_add_item(o, key, cJSON_CreateBool(value != 0)) != NULL
+			  : add_null(o, key);
 }
 
 static bool add_time(cJSON *o, const char *key, int64_t t)
@@ -644,25 +651,17 @@ static bool add_time(cJSON *o, const char *key, int64_t t)
 	char buf[21];
 
 	rfc3339_format(t, buf);
-	return cJSON_AddStringToObject(o, key, buf) != NULL;
+	return json_add_item(o, key, cJSON_CreateString(buf)) != NULL;
 }
 
 /* Stored JSON text back into a tree. The text is ours, so a parse failure
  * is an allocation failure or a corrupted row; both fail the whole reply. */
 static bool add_json_text(cJSON *o, const char *key, const char *text)
 {
-	cJSON *value;
-
 	if (text == NULL)
-		return cJSON_AddNullToObject(o, key) != NULL;
-	value = cJSON_Parse(text);
-	if (value == NULL)
-		return false;
-	if (!cJSON_AddItemToObject(o, key, value)) {
-		cJSON_Delete(value);
-		return false;
-	}
-	return true;
+		return add_null(o, key);
+	cJSON *value = cJSON_Parse(text);
+	return value != NULL && json_add_item(o, key, value) != NULL;
 }
 
 static bool add_head(cJSON *o, const struct submission *s)
