@@ -247,8 +247,10 @@ def loaded_db(build, threads, prof, cache_dir, logdir):
     h.update(f"{prof.rows}/{prof.customers}".encode())
     template = cache_dir / f"loaded-{prof.rows}-{h.hexdigest()[:12]}.db"
     if template.exists():
-        # A template built while settling was broken (the 2026-12-05 runs
-        # after migration 006) still holds a backlog: settle it once.
+        # Checked every run (a second when there is nothing to do): a
+        # template built while settling was broken (after migration 006,
+        # until the third round of 2026-12-05) still holds a backlog, and
+        # profiles that time made due are scored before they are measured.
         if settle(build, threads, template, logdir):
             log("warning: the loaded database still has a rescoring backlog")
         return template
