@@ -249,8 +249,7 @@ def loaded_db(build, threads, prof, cache_dir, logdir):
     if template.exists():
         # Checked every run (a second when there is nothing to do): a
         # template built while settling was broken (after migration 006,
-        # until the third round of 2026-12-05) still holds a backlog, and
-        # profiles that time made due are scored before they are measured.
+        # until the third round of 2026-12-05) still holds a backlog.
         if settle(build, threads, template, logdir):
             log("warning: the loaded database still has a rescoring backlog")
         return template
