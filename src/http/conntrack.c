@@ -94,6 +94,7 @@ static size_t reap(struct conntrack *ct, int64_t now)
 static void *reaper_main(void *arg)
 {
 	struct conntrack *ct = arg;
+	(void)pthread_setname_np(pthread_self(), "fbd-reaper"); /* for top -H; cosmetic */
 	pthread_mutex_lock(&ct->lock);
 	while (!ct->stopping) {
 		struct timespec until;

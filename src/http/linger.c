@@ -73,6 +73,7 @@ static void sweep(struct linger_set *l, const struct pollfd *fds, size_t n)
 static void *linger_main(void *arg)
 {
 	struct linger_set *l = arg;
+	(void)pthread_setname_np(pthread_self(), "fbd-linger"); /* for top -H; cosmetic */
 	struct pollfd fds[LINGER_MAX + 1];
 	for (;;) {
 		pthread_mutex_lock(&l->lock);

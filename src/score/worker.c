@@ -577,6 +577,7 @@ static int expire_if_params_changed(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	(void)pthread_setname_np(pthread_self(), "fbd-scoring"); /* for top -H; cosmetic */
 	bool was_failing = false;
 	struct timespec pass_start;
 	do {

@@ -39,6 +39,7 @@ struct checkpointer {
 static void *checkpointer_main(void *arg)
 {
 	struct checkpointer *cp = arg;
+	(void)pthread_setname_np(pthread_self(), "fbd-checkpoint"); /* for top -H; cosmetic */
 	for (;;) {
 		pthread_mutex_lock(&cp->lock);
 		while (!cp->pending && !cp->stopping)

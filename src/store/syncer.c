@@ -59,6 +59,7 @@ static void fail_jobs(struct write_job *jobs)
 static void *syncer_main(void *arg)
 {
 	struct syncer *s = arg;
+	(void)pthread_setname_np(pthread_self(), "fbd-syncer"); /* for top -H; cosmetic */
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		while (s->head == NULL && !s->stopping)

@@ -347,6 +347,7 @@ static struct write_job *take_group(struct writer *w)
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
+	(void)pthread_setname_np(pthread_self(), "fbd-writer"); /* for top -H; cosmetic */
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		while (w->head == NULL && !w->stopping)

@@ -139,6 +139,7 @@ static void chore_next(struct upkeep *u)
 static void *upkeep_main(void *arg)
 {
 	struct upkeep *u = arg;
+	(void)pthread_setname_np(pthread_self(), "fbd-upkeep"); /* for top -H; cosmetic */
 	/* The first probe runs at once: a database that opened but cannot be
 	 * written (read-only file, full disk) is reported before any request. */
 	chore_submit(u, CHORE_PROBE);

@@ -13,6 +13,7 @@ Usage: test_operations.py BUILD/feedbackd
   another connection (a disk that stalls), concurrent submissions fill the
   writer queue; the excess is answered 503 with Retry-After, and once the disk
   "recovers" every 201 is stored and no 503 left a row behind.
+- Thread names: the service's threads carry the names operations.md lists.
 """
 import json
 import math
@@ -398,8 +399,23 @@ def test_overload():
         srv.close()
 
 
+def test_thread_names():
+    """Every thread says what it is (operations.md: top -H, perf)."""
+    srv = start_server(FEEDBACKD_THREADS='2')
+    try:
+        tasks = Path(f'/proc/{srv.proc.pid}/task')
+        names = sorted(Path(t, 'comm').read_text().strip() for t in tasks.iterdir())
+        expected = {'fbd-writer', 'fbd-scoring', 'fbd-checkpoint', 'fbd-syncer', 'fbd-upkeep',
+                    'fbd-reaper', 'fbd-linger', 'MHD-worker'}
+        check(expected <= set(names), f'thread names {names}, expected {sorted(expected)}')
+        check(names.count('MHD-worker') == 2, f'two HTTP threads, got {names}')
+    finally:
+        srv.close()
+
+
 def main():
-    for test in (test_metrics, test_cors_list, test_cors_any, test_cors_off, test_overload):
+    for test in (test_metrics, test_cors_list, test_cors_any, test_cors_off, test_overload,
+                 test_thread_names):
         before = len(FAILURES)
         test()
         if len(FAILURES) > before:
