@@ -136,7 +136,8 @@ int http_server_start(struct http_server **out, const struct http_server_options
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *srv);
 
-/* Stop accepting new connections; in-flight requests go on. */
+/* Stop accepting new connections; in-flight requests go on, and a request
+ * that begins from now on is answered 503 with "Connection: close". */
 void http_server_quiesce(struct http_server *srv);
 
 /* Requests started and not yet completed. */

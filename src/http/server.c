@@ -53,6 +53,7 @@ struct http_server {
 	int port;
 	atomic_size_t active;   /* requests begun and not completed */
 	atomic_size_t handling; /* of those, the ones whose body is complete */
+	atomic_bool draining;   /* set by http_server_quiesce() */
 	struct linger_set *linger;
 	struct conntrack *conntrack; /* request deadlines (slow clients) */
 	struct ratelimit *ratelimit; /* NULL when rate_limit = 0 */
@@ -332,6 +333,17 @@ static bool request_begin(struct http_request *req)
 {
 	struct http_server *srv = req->priv->srv;
 	char allow[96];
+	/* A request that begins while the server drains (its connection was
+	 * accepted before the quiesce, or kept alive) must not reach a handler:
+	 * one that suspended after the drain saw no request active would still
+	 * be suspended when the daemon stops, which libmicrohttpd aborts on.
+	 * It was counted in srv->active before this check, so the drain either
+	 * waits for it or it sees the flag. */
+	if (atomic_load(&srv->draining)) {
+		http_add_header(req, "Connection", "close");
+		reject(req, 503, "the server is shutting down");
+		return true;
+	}
 	if (strlen(req->path) >= PATH_MAX_LEN) {
 		reject(req, 404, "no such endpoint");
 		return true;
@@ -536,6 +548,7 @@ int http_server_start(struct http_server **out, const struct http_server_options
 	srv->opt = *opt;
 	atomic_init(&srv->active, 0);
 	atomic_init(&srv->handling, 0);
+	atomic_init(&srv->draining, false);
 	int err = linger_start(&srv->linger);
 	if (err == 0)
 		err = http_server_limits_new(srv, cfg);
@@ -582,6 +595,7 @@ int http_server_port(const struct http_server *srv)
 
 void http_server_quiesce(struct http_server *srv)
 {
+	atomic_store(&srv->draining, true);
 	MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);

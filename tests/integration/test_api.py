@@ -1231,6 +1231,37 @@ class DurabilityTest(ApiTestCase):
         self.assertEqual(server.stop(signal.SIGTERM), 0)
         self.assertLess(time.monotonic() - started, 5, "shutdown waited for a dead upload")
 
+    def test_a_request_begun_while_draining_is_refused(self):
+        # A connection accepted before SIGTERM whose request begins during
+        # the drain gets 503 and a close, and never reaches a handler: one
+        # that suspended for the writer after the drain had seen nothing
+        # active made libmicrohttpd abort at stop.
+        server = self.start_server()
+        data = json.dumps(survey()).encode()
+        upload = server.raw_connection(timeout=5)  # holds the drain (upload grace)
+        self.addCleanup(upload.close)
+        upload.send(harness.build_request("POST", "/v1/surveys", data, [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(data) + 100))],
+            key="ingest"))
+        late = server.raw_connection(timeout=5)
+        self.addCleanup(late.close)
+        time.sleep(0.2)
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        late.send(harness.build_request("POST", "/v1/surveys", data, [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+            key="ingest"))
+        resp = late.read_response()
+        self.assertIsNotNone(resp, "no answer to a request begun while draining")
+        self.assertEqual(resp.status, 503, resp.body)
+        self.assertEqual(resp.headers.get("connection", "").lower(), "close")
+        self.assertEqual(resp.headers.get("retry-after"), "1")
+        self.assertEqual(media_type(resp.headers.get("content-type")), "application/problem+json")
+        self.assertTrue(late.is_closed(wait=2), "connection left open after the 503")
+        self.assertEqual(server.stop(signal.SIGTERM), 0)
+        server.start()
+        self.assertEqual(list_all(server), [], "a request refused while draining was stored")
+
     def test_sigterm_with_requests_in_flight_keeps_every_201(self):
         server = self.start_server()
         created, unexpected = [], []
