@@ -109,8 +109,8 @@ static void bind_params(sqlite3_stmt *stmt, const struct qparams *p)
 	bind_int(stmt, ":t4", p->t4);
 }
 
-/* Appends to sql (of size SQL_MAX) the conditions that select view rows
- * (rollups, customer_days) of the filter, columns prefixed by alias. */
+/* Appends to sql (of size SQL_MAX) the conditions that select rollups rows
+ * of the filter's view, columns prefixed by alias. */
 static size_t key_conditions(char *sql, size_t n, int kind, const struct dash_filter *f,
                              const char *a)
 {
@@ -296,7 +296,7 @@ static void cache_store(const struct qparams *p, int64_t responses, int64_t remo
 }
 
 /* Distinct customers over the whole days: first occurrences (views 0..3),
- * or a distinct count over the customer-days of view 4. */
+ * or a distinct count over the submissions of those days (view 4). */
 static int count_customers_whole_days(struct db_conn *c, const struct qparams *p, int64_t *out)
 {
 	if (p->kind != VIEW_ALL)
@@ -312,11 +312,14 @@ static int count_customers_whole_days(struct db_conn *c, const struct qparams *p
 		    " FROM rollups r WHERE r.kind = :kind AND r.channel = :ch"
 		    " AND r.agent_id = :ag AND r.segment = :sg AND r.day >= :lo AND r.day < :hi",
 		    p, out);
+	/* The combined view keeps no customer-days (migration 007): its
+	 * customers are read from the submissions of those days, one range of
+	 * submissions_for_dashboards, which holds every column used here. */
 	char sql[SQL_MAX];
 	size_t n = (size_t)snprintf(sql, SQL_MAX,
-	                            "SELECT count(DISTINCT customer_id) FROM customer_days WHERE ");
-	n = key_conditions(sql, n, p->kind, p->f, "");
-	snprintf(sql + n, SQL_MAX - n, " AND day >= :lo AND day < :hi");
+	                            "SELECT count(DISTINCT customer_id) FROM submissions"
+	                            " WHERE submitted_at >= :los AND submitted_at < :his");
+	submission_conditions(sql, n, p->f, "");
 	return scalar(c, sql, p, out);
 }
 

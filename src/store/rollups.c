@@ -12,7 +12,9 @@
  * (customer_gaps): the customers of days [a, b] are the customer-days in
  * [a, b] whose previous day is before a. A submission that arrives out of
  * order (submitted_at in the past) lands between two days of the customer
- * and re-links the later one. */
+ * and re-links the later one. The combined view keeps no customer-days
+ * (migration 007): its distinct customers are counted from the submissions'
+ * covering index (src/store/dashboard.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -364,8 +366,10 @@ int rollup_add(struct db_conn *c, struct rollup_group *g, const struct submissio
 		struct view_key k = view_of(s, kind);
 		bool is_new = false;
 		stage(g, false, &k, day, 0, &n);
+		if (kind == VIEW_ALL)
+			continue;
 		err = add_customer_day(c, &k, s->customer_id, day, &is_new);
-		if (err == 0 && is_new && kind != VIEW_ALL)
+		if (err == 0 && is_new)
 			err = link_customer_day(c, g, &k, s->customer_id, day);
 	}
 	if (err != 0) {
@@ -398,7 +402,7 @@ static void negate(struct stats_counts *n)
 		*fields[i] = -*fields[i];
 }
 
-/* Whether the customer still has a submission on day in view k (the
+/* Whether the customer still has a submission on day in view k of 0..3 (the
  * removed row is already gone). */
 static int day_still_used(struct db_conn *c, const struct view_key *k, const char *customer,
                           int64_t day, bool *used)
@@ -410,8 +414,8 @@ static int day_still_used(struct db_conn *c, const struct view_key *k, const cha
 	               " AND (?7 = 0 OR coalesce(segment, '') = ?8) LIMIT 1");
 	if (stmt == NULL)
 		return db_conn_error(c);
-	bool by_agent = k->kind == 2 || k->kind == VIEW_ALL;
-	bool by_segment = k->kind == 3 || k->kind == VIEW_ALL;
+	bool by_agent = k->kind == 2;
+	bool by_segment = k->kind == 3;
 	sqlite3_bind_text(stmt, 1, customer, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, day * STATS_DAY_SECONDS);
 	sqlite3_bind_int64(stmt, 3, (day + 1) * STATS_DAY_SECONDS);
@@ -470,11 +474,11 @@ int rollup_remove(struct db_conn *c, const struct submission *s)
 		struct view_key k = view_of(s, kind);
 		bool used = true;
 		int err = add_counts(c, &k, day, &n);
-		if (err == 0)
+		if (err == 0 && kind != VIEW_ALL)
 			err = day_still_used(c, &k, s->customer_id, day, &used);
 		if (err == 0 && !used)
 			err = delete_customer_day(c, &k, s->customer_id, day);
-		if (err == 0 && !used && kind != VIEW_ALL)
+		if (err == 0 && !used)
 			err = unlink_customer_day(c, &k, s->customer_id, day);
 		if (err != 0)
 			return err;

@@ -482,6 +482,73 @@ def test_against_model():
         srv.close()
 
 
+OLD_CUSTOMER_DAYS = """
+CREATE TABLE customer_days_006 (
+    kind INTEGER NOT NULL, channel INTEGER NOT NULL, agent_id TEXT NOT NULL,
+    segment TEXT NOT NULL, customer_id TEXT NOT NULL, day INTEGER NOT NULL,
+    PRIMARY KEY (kind, channel, agent_id, segment, customer_id, day)) WITHOUT ROWID;
+INSERT INTO customer_days_006 SELECT kind, channel, agent_id, segment, customer_id, day
+    FROM customer_days;
+INSERT INTO customer_days_006 SELECT DISTINCT 4, channel, coalesce(agent_id, ''),
+    coalesce(segment, ''), customer_id, submitted_at / 86400 FROM submissions;
+DROP TABLE customer_days;
+ALTER TABLE customer_days_006 RENAME TO customer_days;
+DELETE FROM schema_migrations WHERE version = 7;
+"""
+
+
+def test_upgrade_007():
+    """A database at schema 6 (customer_days keyed by view, with the
+    combined view's rows) upgrades to 7: keyed by customer, no view 4 rows,
+    the other rows kept, and every dashboard answer unchanged."""
+    import random
+    rnd = random.Random(7)
+    base = midnight(NOW - 30 * DAY)
+    srv = harness.Server(env=ENV)
+    srv.start()
+    try:
+        for i in range(80):
+            s = dict(customer_id=f'u{rnd.randrange(10)}', channel=rnd.choice(['chat', 'email']),
+                     submitted_at=iso(base + rnd.randrange(10 * DAY)), nps=rnd.randrange(11))
+            if rnd.random() < 0.7:
+                s['agent_id'] = rnd.choice(['x', 'y'])
+            if rnd.random() < 0.4:
+                s['segment'] = rnd.choice(['gold', 'tin'])
+            eq(srv.request('POST', '/v1/surveys', s, key='ingest')[0], 201, f'upgrade store {i}')
+        queries = [dict(since=iso(base + rnd.randrange(5 * DAY)),
+                        until=iso(base + 5 * DAY + rnd.randrange(6 * DAY)), **f)
+                   for f in ({}, {'channel': 'chat'}, {'agent_id': 'x', 'segment': 'gold'},
+                             {'channel': 'email', 'agent_id': 'y'}) for _ in range(3)]
+        before = [summary(srv, **q) for q in queries]
+        srv.stop()
+        db = sqlite3.connect(srv.db_path)
+        with db:
+            db.executescript("BEGIN;" + OLD_CUSTOMER_DAYS + "COMMIT;")
+        kept = db.execute("SELECT count(*) FROM customer_days WHERE kind < 4").fetchone()[0]
+        check(db.execute("SELECT count(*) FROM customer_days WHERE kind = 4").fetchone()[0] > 0,
+              'the schema-6 copy has view 4 rows')
+        db.close()
+        srv.start()
+        db = sqlite3.connect(srv.db_path)
+        try:
+            sql = db.execute("SELECT sql FROM sqlite_schema WHERE name = 'customer_days'"
+                             ).fetchone()[0]
+            check('PRIMARY KEY (customer_id, kind' in sql, f'customer_days keyed by customer: {sql}')
+            eq(db.execute("SELECT count(*) FROM customer_days WHERE kind = 4").fetchone()[0], 0,
+               'no view 4 customer-days after 007')
+            eq(db.execute("SELECT count(*) FROM customer_days").fetchone()[0], kept,
+               'views 0..3 customer-days kept')
+        finally:
+            db.close()
+        # levels and at-risk counts follow the scoring worker, not the upgrade
+        def figures(b):
+            return {k: v for k, v in b.items() if k not in ('levels', 'at_risk_customers')}
+        for q, b in zip(queries, before):
+            eq(figures(summary(srv, **q)), figures(b), f'summary unchanged by the upgrade {q}')
+    finally:
+        srv.close()
+
+
 def main():
     harness.BINARY = os.path.abspath(sys.argv[1])
     srv = harness.Server(env=ENV)
@@ -501,6 +568,7 @@ def main():
     finally:
         srv.close()
     test_against_model()
+    test_upgrade_007()
     if FAILURES:
         print(f'{len(FAILURES)} failure(s)', file=sys.stderr)
         return 1

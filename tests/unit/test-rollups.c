@@ -313,14 +313,19 @@ static void check_failing_item(struct store *st, struct db_conn *c)
 		submission_release(&items[i].sub);
 }
 
-/* Empty the aggregates and run the backfill part of migration 003. */
+/* Empty the aggregates and run the backfill part of migration 003, then
+ * migration 007 (customer-days rekeyed, view 4's dropped), as an upgrade
+ * from before 003 does. */
 static int rebuild_with_backfill(struct db_conn *c)
 {
-	const char *sql = NULL;
-	for (int i = 0; i < migrations_count; i++)
+	const char *sql = NULL, *rekey = NULL;
+	for (int i = 0; i < migrations_count; i++) {
 		if (migrations[i].version == 3)
 			sql = strstr(migrations[i].sql, "-- Backfill");
-	if (sql == NULL)
+		if (migrations[i].version == 7)
+			rekey = migrations[i].sql;
+	}
+	if (sql == NULL || rekey == NULL)
 		return FBD_EINVAL;
 	int rc = sqlite3_exec(c->db,
 	                      "BEGIN; DELETE FROM rollups; DELETE FROM customer_days;"
@@ -328,6 +333,8 @@ static int rebuild_with_backfill(struct db_conn *c)
 	                      NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(c->db, rekey, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : FBD_EDB;
