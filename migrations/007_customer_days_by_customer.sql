@@ -16,8 +16,9 @@
 -- so view 4 rows are no longer kept. The counters in rollups are unchanged.
 --
 -- Copying takes about 7 s for 1 000 000 stored submissions (5 000 000
--- customer-days), once, at the upgrade; the old table's pages stay in the file as free pages, reused as
--- it grows (VACUUM INTO gives a compact copy, see docs/operations.md).
+-- customer-days), once, at the upgrade; the old table's pages stay in the
+-- file as free pages, reused as it grows (VACUUM INTO gives a compact copy,
+-- see docs/operations.md).
 CREATE TABLE customer_days_by_customer (
     kind        INTEGER NOT NULL,
     channel     INTEGER NOT NULL,
