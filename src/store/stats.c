@@ -38,10 +38,13 @@ int store_stats(struct store *st, struct store_stats *out)
 	if (c == NULL)
 		return FBD_ESTORAGE;
 	int64_t pages = 0, page_size = 0;
-	/* seq only grows (migration 006): the pending submissions are the
-	 * range after the cursor, counted and dated in two seeks */
+	/* seq only grows (migration 006, and the writer's numbering): the
+	 * pending submissions are the range after the cursor, counted and
+	 * dated in two seeks. An erasure of the newest rows can leave the
+	 * cursor past the largest seq: nothing is pending then. */
 	int err = query_int64_pair(c,
-	                           "SELECT (SELECT coalesce(max(seq), 0) FROM submissions) - c.seq,"
+	                           "SELECT max(0, (SELECT coalesce(max(seq), 0) FROM submissions)"
+	                           " - c.seq),"
 	                           " (SELECT received_at FROM submissions s WHERE s.seq > c.seq"
 	                           "  ORDER BY s.seq LIMIT 1) FROM scoring_cursor c",
 	                           &out->pending_submissions, &out->oldest_pending_at);

@@ -52,6 +52,7 @@ struct writer {
 	struct write_job *head, *tail; /* guarded by lock */
 	size_t depth;                  /* submissions queued, guarded by lock */
 	struct writer_options opt;
+	int64_t next_seq;              /* the next submission's seq, see first_free_seq() */
 	bool stopping;                 /* guarded by lock */
 	atomic_bool healthy;
 };
@@ -132,15 +133,16 @@ static int resolve_segment(struct db_conn *c, struct write_item *item)
 	return err;
 }
 
-static int insert_submission(struct db_conn *c, const struct submission *s)
+static int insert_submission(struct db_conn *c, const struct submission *s, int64_t seq)
 {
 	sqlite3_stmt *stmt = db_stmt(
 		c, "INSERT INTO submissions (id, type, customer_id, contact_id, channel, agent_id,"
 		   " segment, submitted_at, submitted_given, received_at, expectation, csat, effort,"
-		   " resolved, nps, comment, tags, metadata, digest)"
-		   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+		   " resolved, nps, comment, tags, metadata, digest, seq)"
+		   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (stmt == NULL)
 		return db_conn_error(c);
+	sqlite3_bind_int64(stmt, 20, seq);
 	sqlite3_bind_text(stmt, 1, s->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 2, s->type);
 	sqlite3_bind_text(stmt, 3, s->customer_id, -1, SQLITE_STATIC);
@@ -195,8 +197,9 @@ static int store_new_submission(struct writer *w, struct write_item *item)
 		return err;
 	if (!s->client_id)
 		uuid7_generate(s->id);
-	if ((err = insert_submission(c, s)) != 0)
+	if ((err = insert_submission(c, s, w->next_seq)) != 0)
 		return err;
+	w->next_seq++;
 	if ((err = upsert_customer(c, s)) != 0)
 		return err;
 	if ((err = rollup_add(c, w->rollups, s)) != 0)
@@ -296,10 +299,12 @@ static int commit_group(struct writer *w, struct write_job *jobs)
 		return FBD_ESTORAGE;
 	}
 	store_write_lock(w->st); /* shared with the scoring worker, see store.h */
+	int64_t first_seq = w->next_seq; /* a rolled-back attempt leaves no gap */
 	int err = db_exec(c, "BEGIN IMMEDIATE");
 	/* Each retry has one item fewer, so this ends. */
 	while (err == 0 && (err = apply_group(w, jobs)) == 1) {
 		rollup_group_discard(w->rollups);
+		w->next_seq = first_seq;
 		err = db_exec(c, "ROLLBACK");
 		reset_items(jobs);
 		if (err == 0)
@@ -314,6 +319,7 @@ static int commit_group(struct writer *w, struct write_job *jobs)
 			(void)db_exec(c, "ROLLBACK");
 		rollup_group_discard(w->rollups);
 		fail_group(jobs);
+		w->next_seq = first_seq;
 	}
 	for (struct write_job *j = jobs; j; j = j->next)
 		j->result = err;
@@ -322,6 +328,28 @@ static int commit_group(struct writer *w, struct write_job *jobs)
 	if (err == 0 && w->opt.on_commit)
 		w->opt.on_commit(w->opt.on_commit_arg, count_created(jobs));
 	return err;
+}
+
+/* The submissions' seq orders them for the scoring worker, whose cursor
+ * (worker.h) says that it has passed every seq up to it. SQLite would give
+ * a new row one more than the largest seq present; once an erasure
+ * (erasure.h) deleted the newest rows, that seq may be one the cursor has
+ * passed already, and the row would never be scored. So the writer numbers
+ * the rows itself, past every row present and past the cursor: within a
+ * run its count never goes back; at start, what the cursor passed is never
+ * given again (a seq above the cursor that an erasure freed may be, which
+ * is harmless: the worker has not passed it). */
+static int first_free_seq(struct db_conn *c, int64_t *out)
+{
+	sqlite3_stmt *stmt = db_stmt(c, "SELECT max((SELECT coalesce(max(seq), 0) FROM submissions),"
+	                                " coalesce((SELECT seq FROM scoring_cursor), 0)) + 1");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? 0 : db_error(rc);
 }
 
 /* Detach queued jobs holding at most GROUP_MAX submissions (always at
@@ -390,6 +418,8 @@ int writer_start(struct writer **out, struct store *st, const struct writer_opti
 	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
 		goto fail_free;
 	checkpointer_attach(w->ckpt, w->conn);
+	if ((err = first_free_seq(w->conn, &w->next_seq)) != 0)
+		goto fail_conn;
 	if (store_options(st)->sync == FBD_SYNC_FULL) {
 		if ((err = db_exec(w->conn, "PRAGMA synchronous = NORMAL")) != 0)
 			goto fail_conn;
