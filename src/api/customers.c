@@ -23,7 +23,6 @@
 
 #define LIST_DEFAULT_LIMIT 50
 #define LIST_MAX_LIMIT 500
-#define CUSTOMER_ID_MAX_CHARS 128
 #define CUSTOMER_CURSOR_PLAIN 600 /* "3|-9223372036854775808|" + 512 bytes of id */
 #define CUSTOMER_CURSOR_MAX (BASE64_ENCODE_LENGTH(CUSTOMER_CURSOR_PLAIN) + 8)
 
@@ -123,11 +122,10 @@ static cJSON *customer_to_json(const struct customer *c)
 	return o;
 }
 
-/* A customer_id as the API accepts it on input (SPEC 3): 1..128 characters. */
-static bool customer_id_valid(const char *id)
+bool api_customer_id_valid(const char *id)
 {
 	size_t len = strlen(id);
-	return len > 0 && utf8_valid(id, len) && utf8_length(id) <= CUSTOMER_ID_MAX_CHARS;
+	return len > 0 && utf8_valid(id, len) && utf8_length(id) <= API_CUSTOMER_ID_MAX_CHARS;
 }
 
 void api_get_customer(struct http_request *req)
@@ -136,7 +134,7 @@ void api_get_customer(struct http_request *req)
 	const char *id = req->params[0];
 	if (query_reject_any(req))
 		return;
-	if (!customer_id_valid(id)) {
+	if (!api_customer_id_valid(id)) {
 		http_reply_problem(req, 404, "no customer with this id", NULL);
 		return;
 	}
@@ -196,7 +194,7 @@ static bool cursor_parse(const char *value, struct customer_query *q,
 	if (sscanf(plain, "%d|%n", &sort, &used) != 1 || used == 0 || sort != (int)q->sort)
 		return false;
 	char *key = plain + used, *bar = strchr(key, '|');
-	if (bar == NULL || !customer_id_valid(bar + 1))
+	if (bar == NULL || !api_customer_id_valid(bar + 1))
 		return false;
 	*bar = '\0';
 	q->cursor_null = strcmp(key, "-") == 0;

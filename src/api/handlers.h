@@ -14,6 +14,8 @@ void api_get_response(struct http_request *req);
 void api_list_responses(struct http_request *req);
 void api_get_customer(struct http_request *req);
 void api_list_customers(struct http_request *req);
+void api_erase_customer(struct http_request *req);
+void api_erase_customer_by_query(struct http_request *req);
 void api_healthz(struct http_request *req);
 void api_readyz(struct http_request *req);
 void api_metrics(struct http_request *req);
@@ -21,6 +23,11 @@ void api_openapi(struct http_request *req);
 void api_dashboard_summary(struct http_request *req);
 void api_dashboard_trend(struct http_request *req);
 void api_dashboard_breakdown(struct http_request *req);
+
+/* A customer_id as the API accepts it on input (SPEC 3): 1..128 characters;
+ * any other cannot name a stored customer. */
+#define API_CUSTOMER_ID_MAX_CHARS 128
+bool api_customer_id_valid(const char *id);
 
 /* Shared by the POST handlers. */
 bool api_idempotency_key_valid(const char *key);

@@ -674,6 +674,11 @@ int dash_breakdown(struct db_conn *c, enum dash_by by, int64_t since, int64_t un
 	}
 	if (l.n > 0)
 		qsort(l.rows, l.n, sizeof(*l.rows), by_count_desc);
+	/* A key whose submissions were all erased keeps rollup rows of zeros;
+	 * it has no submissions in the period, so no row (SPEC 4). Sorted by
+	 * count, such rows are last. */
+	while (l.n > 0 && l.rows[l.n - 1].counts.responses == 0)
+		free(l.rows[--l.n].key);
 	*rows = l.rows;
 	*n = l.n;
 	return 0;

@@ -493,7 +493,8 @@ INSERT INTO customer_days_006 SELECT DISTINCT 4, channel, coalesce(agent_id, '')
     coalesce(segment, ''), customer_id, submitted_at / 86400 FROM submissions;
 DROP TABLE customer_days;
 ALTER TABLE customer_days_006 RENAME TO customer_days;
-DELETE FROM schema_migrations WHERE version = 7;
+DROP INDEX idempotency_keys_by_location;
+DELETE FROM schema_migrations WHERE version >= 7;
 """
 
 

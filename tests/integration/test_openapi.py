@@ -581,6 +581,18 @@ def check_reads(doc, srv, stored, nps):
         checked(doc, srv, 'GET', f'/v1/customers?{q}', 200)
     for q in ('level=great', 'at_risk=yes', 'sort=score', 'limit=501'):
         checked(doc, srv, 'GET', f'/v1/customers?{q}', 422)
+    # Erasure (admin), by path and by query, on customers of their own.
+    for cid in ('c-erase', 'c/erase'):
+        r = srv.request('POST', '/v1/surveys', {'customer_id': cid, 'csat': 4}, key='ingest')
+        check(r.status == 201, f'survey for {cid} stored: {r.status}')
+    check_errors_common(doc, srv, 'DELETE', '/v1/customers/c-erase')
+    checked(doc, srv, 'DELETE', '/v1/customers/c-erase?force=1', 422, key='admin')
+    checked(doc, srv, 'DELETE', '/v1/customers/c-erase', 200, key='admin')
+    checked(doc, srv, 'DELETE', '/v1/customers/c-erase', 404, key='admin')
+    check_errors_common(doc, srv, 'DELETE', '/v1/customers?customer_id=c%2Ferase')
+    checked(doc, srv, 'DELETE', '/v1/customers', 422, key='admin')
+    checked(doc, srv, 'DELETE', '/v1/customers?customer_id=c%2Ferase', 200, key='admin')
+    checked(doc, srv, 'DELETE', '/v1/customers?customer_id=c%2Ferase', 404, key='admin')
     checked(doc, srv, 'GET', '/v1/dashboard/summary?channel=chat&agent_id=a-1&segment=vip', 200)
     checked(doc, srv, 'GET', '/v1/dashboard/summary?since=2026-01-01T00:00:00Z&until=2025-01-01T00:00:00Z', 422)
     checked(doc, srv, 'GET', '/v1/dashboard/summary?channel=fax', 422)
@@ -616,7 +628,8 @@ def check_rate_limited(doc):
              ('POST', '/v1/batch', {'items': [{'type': 'nps', 'customer_id': 'c', 'score': 9}]}),
              ('GET', '/v1/responses', None), ('GET', f'/v1/responses/{CLIENT_ID}', None), ('GET', '/v1/customers', None),
              ('GET', '/v1/customers/c', None), ('GET', '/v1/dashboard/summary', None),
-             ('GET', '/v1/dashboard/trend?metric=csat', None), ('GET', '/v1/dashboard/breakdown?by=agent', None)]
+             ('GET', '/v1/dashboard/trend?metric=csat', None), ('GET', '/v1/dashboard/breakdown?by=agent', None),
+             ('DELETE', '/v1/customers/c', None), ('DELETE', '/v1/customers?customer_id=c', None)]
     with harness.Server(env={'FEEDBACKD_RATE_LIMIT': '1', 'FEEDBACKD_RATE_BURST': '1'}) as srv:
         for method, path, body in calls:
             for _ in range(3):
@@ -688,6 +701,8 @@ def check_coverage(doc):
                 want.discard(503)  # reads fail only when the database cannot be read
             if path.startswith('/v1/') and method == 'get' and '{' in path:
                 want.discard(503)
+            if method == 'delete':
+                want.discard(503)  # an erasure only fails with its writer's group: not forced here
             if path == '/v1/batch':
                 want.discard(409)  # an Idempotency-Key in progress: a race, not forced here
             check(want <= seen, f'{method.upper()} {path}: documented statuses never checked against a real reply: {sorted(want - seen)}')
