@@ -122,22 +122,31 @@ static cJSON *customer_to_json(const struct customer *c)
 	return o;
 }
 
-bool api_customer_id_valid(const char *id)
+/* A customer_id as the API accepts it on input (SPEC 3). */
+static bool customer_id_valid(const char *id)
 {
 	size_t len = strlen(id);
 	return len > 0 && utf8_valid(id, len) && utf8_length(id) <= API_CUSTOMER_ID_MAX_CHARS;
 }
 
+const char *api_customer_from_path(struct http_request *req)
+{
+	const char *id = req->params[0];
+	if (query_reject_any(req))
+		return NULL;
+	if (!customer_id_valid(id)) {
+		http_reply_problem(req, 404, "no customer with this id", NULL);
+		return NULL;
+	}
+	return id;
+}
+
 void api_get_customer(struct http_request *req)
 {
 	struct api_env *env = req->app;
-	const char *id = req->params[0];
-	if (query_reject_any(req))
+	const char *id = api_customer_from_path(req);
+	if (id == NULL)
 		return;
-	if (!api_customer_id_valid(id)) {
-		http_reply_problem(req, 404, "no customer with this id", NULL);
-		return;
-	}
 	struct customer c;
 	int err = customers_get(env->store, id, &c);
 	if (err == FBD_ENOTFOUND) {
@@ -194,7 +203,7 @@ static bool cursor_parse(const char *value, struct customer_query *q,
 	if (sscanf(plain, "%d|%n", &sort, &used) != 1 || used == 0 || sort != (int)q->sort)
 		return false;
 	char *key = plain + used, *bar = strchr(key, '|');
-	if (bar == NULL || !api_customer_id_valid(bar + 1))
+	if (bar == NULL || !customer_id_valid(bar + 1))
 		return false;
 	*bar = '\0';
 	q->cursor_null = strcmp(key, "-") == 0;

@@ -89,14 +89,9 @@ static void start_erasure(struct http_request *req, const char *customer_id)
 
 void api_erase_customer(struct http_request *req)
 {
-	const char *id = req->params[0];
-	if (query_reject_any(req))
-		return;
-	if (!api_customer_id_valid(id)) {
-		http_reply_problem(req, 404, "no customer with this id", NULL);
-		return;
-	}
-	start_erasure(req, id);
+	const char *id = api_customer_from_path(req);
+	if (id != NULL)
+		start_erasure(req, id);
 }
 
 void api_erase_customer_by_query(struct http_request *req)

@@ -24,10 +24,11 @@ void api_dashboard_summary(struct http_request *req);
 void api_dashboard_trend(struct http_request *req);
 void api_dashboard_breakdown(struct http_request *req);
 
-/* A customer_id as the API accepts it on input (SPEC 3): 1..128 characters;
- * any other cannot name a stored customer. */
+/* A customer_id as the API accepts it on input (SPEC 3): 1..128 characters. */
 #define API_CUSTOMER_ID_MAX_CHARS 128
-bool api_customer_id_valid(const char *id);
+/* The {customer_id} of a path that takes no query parameters, or NULL after
+ * replying 422 (a query parameter) or 404 (an id no customer can have). */
+const char *api_customer_from_path(struct http_request *req);
 
 /* Shared by the POST handlers. */
 bool api_idempotency_key_valid(const char *key);
