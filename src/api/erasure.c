@@ -20,9 +20,9 @@
 
 struct erase_request {
 	struct write_job job;
-	const char *customer_id; /* the request's, which outlives this */
 	struct erasure_result result;
 	int submit_err;
+	char customer_id[]; /* a copy: the query's value belongs to the connection */
 };
 
 static int erase_in_tx(struct db_conn *c, struct write_job *job)
@@ -72,14 +72,15 @@ static void erase_reply(struct http_request *req)
 static void start_erasure(struct http_request *req, const char *customer_id)
 {
 	struct api_env *env = req->app;
-	struct erase_request *e = calloc(1, sizeof(*e));
+	size_t len = strlen(customer_id);
+	struct erase_request *e = calloc(1, sizeof(*e) + len + 1);
 	if (e == NULL) {
 		api_reply_store_error(req, FBD_ENOMEM);
 		return;
 	}
 	req->async = e;
 	req->async_free = free;
-	e->customer_id = customer_id;
+	memcpy(e->customer_id, customer_id, len + 1);
 	e->job = (struct write_job){.done = erase_done, .arg = req, .in_tx = erase_in_tx};
 	http_suspend(req, erase_reply);
 	e->submit_err = writer_submit(env->writer, &e->job);
