@@ -90,6 +90,14 @@ static void on_commit(void *arg, size_t stored)
 }
 
 /* HTTP threads, after each request. */
+/* The HTTP threads' reads keep their snapshot between requests only while
+ * they are not in use (store.h). */
+static void release_reader(void *app)
+{
+	struct api_env *env = app;
+	store_reader_release(env->store);
+}
+
 static void observe_request(void *app, const char *route, int status, double seconds)
 {
 	struct api_env *env = app;
@@ -158,7 +166,8 @@ int app_run(const struct fbd_config *cfg)
 	}
 	struct http_server_options hopt = {
 		.cfg = cfg, .routes = api_routes, .n_routes = api_routes_count, .app = &env,
-		.observe = observe_request};
+		.observe = observe_request,
+		.after_handler = release_reader};
 	if ((err = http_server_start(&srv, &hopt)) != 0) {
 		log_error("cannot listen on %s:%d (is the port in use?)", cfg->host, cfg->port);
 		goto out_writer;

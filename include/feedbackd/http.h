@@ -128,6 +128,9 @@ struct http_server_options {
 	/* called after every request with its route pattern (or "unmatched"),
 	 * status and duration; may be NULL */
 	void (*observe)(void *app, const char *route, int status, double seconds);
+	/* called on the HTTP thread after each handler and resume function
+	 * returns (the app ends its use of per-thread resources); may be NULL */
+	void (*after_handler)(void *app);
 };
 
 /* Bind and start serving. *out owned by the caller: http_server_stop(). */

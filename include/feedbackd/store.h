@@ -47,8 +47,29 @@ int store_schema_version(const struct store *st);
 int store_latest_version(void);
 
 /* This thread's read connection (opened on first use); NULL on failure.
- * Owned by the store; valid until the thread exits or store_close(). */
+ * Owned by the store; valid until the thread exits or store_close().
+ *
+ * A thread that ends each use with store_reader_release() (the HTTP
+ * threads: the server calls it after every handler, app.c) gets it inside a
+ * read transaction, a snapshot kept from one use to the next while no write
+ * transaction of this process has committed since it began
+ * (store_note_commit) and it is younger than 100 ms; otherwise a new one
+ * begins. So a read never misses what was committed before it started, the
+ * reads of one use (a dashboard's several statements) agree with each
+ * other, and most reads skip beginning and ending a WAL read transaction.
+ * On any other thread each statement reads on its own, as by default. */
 struct db_conn *store_reader(struct store *st);
+
+/* Ends this thread's use of its reader (nothing when it has none): an
+ * outdated snapshot is ended, a current one kept for the next call. */
+void store_reader_release(struct store *st);
+
+/* Called after every committed write transaction of the process's write
+ * connections (the writer's and the worker's), before it is acknowledged:
+ * the readers' next snapshots include it, and the snapshots idle readers
+ * keep are ended here, so none holds back the WAL's checkpoint or restart
+ * (which a reader in the middle of a read already does, as before). */
+void store_note_commit(struct store *st);
 
 /* Open a new connection with the project's pragmas (used by the writer and
  * the worker). Caller owns it: db_conn_close(). */

@@ -430,6 +430,12 @@ static bool request_upload(struct http_request *req, const char *data, size_t le
 	return true;
 }
 
+static void after_handler(struct http_server *srv)
+{
+	if (srv->opt.after_handler)
+		srv->opt.after_handler(srv->opt.app);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -456,6 +462,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->priv->handling = true;
 		atomic_fetch_add(&srv->handling, 1);
 		req->route->handler(req);
+		after_handler(srv);
 		/* A suspended handler replies from its resume function, on the
 		 * call that follows the resumption, even if that came already. */
 		if (atomic_load(&req->priv->state) != REQ_READING)
@@ -463,6 +470,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return queue_reply(req);
 	case REQ_RESUMED:
 		req->resume(req);
+		after_handler(srv);
 		return queue_reply(req);
 	case REQ_SUSPENDED:
 		return MHD_YES;

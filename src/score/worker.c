@@ -421,6 +421,8 @@ static int write_batch(struct worker *w, int n, int64_t now)
 		if (err != 0)
 			rollback_if_open(w);
 		store_write_unlock(w->st);
+		if (err == 0)
+			store_note_commit(w->st);
 	}
 	return err;
 }
@@ -571,6 +573,8 @@ static int expire_if_params_changed(struct worker *w)
 	if (err != 0)
 		rollback_if_open(w);
 	store_write_unlock(w->st);
+	if (err == 0)
+		store_note_commit(w->st);
 	return err;
 }
 

@@ -401,14 +401,19 @@ static int profile_counts(struct db_conn *c, const struct qparams *p, struct das
 }
 
 /* Every figure of one answer comes from one snapshot, even while the writer
- * commits between its statements. */
-static int snapshot_begin(struct db_conn *c)
+ * commits between its statements. A server reader is already in one
+ * (store_reader), used as it is and left open; another connection (the
+ * benchmark's) gets a transaction of its own. */
+static int snapshot_begin(struct db_conn *c, bool *began)
 {
-	return db_exec(c, "BEGIN");
+	*began = sqlite3_get_autocommit(c->db) != 0;
+	return *began ? db_exec(c, "BEGIN") : 0;
 }
 
-static int snapshot_end(struct db_conn *c, int err)
+static int snapshot_end(struct db_conn *c, bool began, int err)
 {
+	if (!began)
+		return err;
 	int end = db_exec(c, err == 0 ? "COMMIT" : "ROLLBACK");
 	return err != 0 ? err : end;
 }
@@ -429,7 +434,8 @@ int dash_summary(struct db_conn *c, const struct dash_filter *f, int64_t since, 
 	split_period(since, until, &s);
 	struct qparams p = params_for(f, &s);
 	int64_t whole = 0, partial = 0;
-	int err = snapshot_begin(c);
+	bool began = false;
+	int err = snapshot_begin(c, &began);
 	if (err != 0)
 		return err;
 	struct stats_counts whole_days;
@@ -447,7 +453,7 @@ int dash_summary(struct db_conn *c, const struct dash_filter *f, int64_t since, 
 	if (err == 0)
 		err = profile_counts(c, &p, out);
 	out->customers = whole + partial;
-	return snapshot_end(c, err);
+	return snapshot_end(c, began, err);
 }
 
 int64_t dash_trend_points(enum stats_interval iv, int64_t since, int64_t until)
@@ -498,7 +504,8 @@ int dash_trend(struct db_conn *c, const struct dash_filter *f, int64_t since, in
 		points[i].start_day = start;
 		start = stats_interval_next(iv, start);
 	}
-	int err = snapshot_begin(c);
+	bool began = false;
+	int err = snapshot_begin(c, &began);
 	if (err != 0)
 		return err;
 	err = rollup_rows(c, &p, true, add_to_point, &t);
@@ -506,7 +513,7 @@ int dash_trend(struct db_conn *c, const struct dash_filter *f, int64_t since, in
 		err = add_partial_to_point(c, &p, s.head_from, s.head_to, &t);
 	if (err == 0)
 		err = add_partial_to_point(c, &p, s.tail_from, s.tail_to, &t);
-	return snapshot_end(c, err);
+	return snapshot_end(c, began, err);
 }
 
 /* Breakdown rows, aggregated in C: a breakdown over a year reads one
@@ -646,7 +653,8 @@ int dash_breakdown(struct db_conn *c, enum dash_by by, int64_t since, int64_t un
 	p.kind = 1 + (int)by;
 	struct row_list l = {0};
 	char sql[SQL_MAX];
-	int err = snapshot_begin(c);
+	bool began = false;
+	int err = snapshot_begin(c, &began);
 	if (err != 0)
 		return err;
 	if (s.lo < s.hi) {
@@ -666,7 +674,7 @@ int dash_breakdown(struct db_conn *c, enum dash_by by, int64_t since, int64_t un
 		         sub_columns[by]);
 		err = collect_rows(c, sql, &p, by, &l);
 	}
-	err = snapshot_end(c, err);
+	err = snapshot_end(c, began, err);
 	free(l.slots);
 	if (err != 0) {
 		dash_rows_free(l.rows, l.n);

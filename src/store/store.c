@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,9 @@
 
 #define STMT_CACHE_SLOTS 256 /* power of two; the responses list alone may build 128 texts */
 #define BUSY_TIMEOUT_MS 5000
+/* A snapshot is used again for at most this long, so that writes by other
+ * processes (which store_note_commit does not see) show within it. */
+#define SNAPSHOT_MAX_MS 100
 
 struct db_stmt_slot {
 	char *sql_copy;
@@ -43,12 +48,26 @@ struct store {
 	pthread_mutex_t write_gate;
 	pthread_cond_t write_turn;
 	uint64_t next_ticket, now_serving; /* guarded by write_gate */
+	atomic_uint_fast64_t commits;      /* write transactions committed (store_note_commit) */
 };
+
+/* A reader's snapshot outlives the read that began it (store.h): while no
+ * write of this process has committed since, the next read on the thread
+ * uses it again, which saves beginning and ending a WAL read transaction
+ * (a mutex and two fcntl() calls on the shared-memory file, the largest
+ * cost of a profile read). The lease lets the committing thread end a
+ * snapshot its owner left open while idle (release_idle_readers). */
+enum reader_lease { LEASE_FREE, LEASE_OWNER, LEASE_RELEASER };
 
 struct reader_node {
 	struct reader_node *next;
 	struct store *st;
 	struct db_conn *conn;
+	atomic_int lease;       /* enum reader_lease */
+	bool keeps;             /* owner thread only: it releases, so snapshots are kept */
+	bool held;              /* owner thread only: inside store_reader() .. release */
+	uint64_t commits;       /* st->commits when the snapshot began */
+	struct timespec began;  /* when it began (CLOCK_MONOTONIC_COARSE) */
 };
 
 int db_error(int rc)
@@ -346,6 +365,7 @@ int store_open(struct store **out, const struct store_options *opt)
 	*out = NULL;
 	if (st == NULL)
 		return FBD_ENOMEM;
+	atomic_init(&st->commits, 0);
 	st->path = strdup(opt->path);
 	if (st->path == NULL)
 		goto fail_free;
@@ -441,15 +461,14 @@ int store_latest_version(void)
 	return migrations_count > 0 ? migrations[migrations_count - 1].version : 0;
 }
 
-struct db_conn *store_reader(struct store *st)
+static struct reader_node *reader_open(struct store *st)
 {
-	struct reader_node *node = pthread_getspecific(st->reader_key);
-	if (node)
-		return node->conn;
-	node = calloc(1, sizeof(*node));
+	struct reader_node *node = calloc(1, sizeof(*node));
 	if (node == NULL)
 		return NULL;
 	node->st = st;
+	/* Until its thread first releases it, the node is its own (not keeps). */
+	atomic_init(&node->lease, LEASE_OWNER);
 	if (db_conn_open(&node->conn, &st->opt, false) != 0 ||
 	    pthread_setspecific(st->reader_key, node) != 0) {
 		db_conn_close(node->conn);
@@ -460,7 +479,109 @@ struct db_conn *store_reader(struct store *st)
 	node->next = st->readers;
 	st->readers = node;
 	pthread_mutex_unlock(&st->readers_lock);
+	return node;
+}
+
+static bool in_snapshot(const struct db_conn *c)
+{
+	return !sqlite3_get_autocommit(c->db);
+}
+
+static void end_snapshot(struct db_conn *c)
+{
+	if (db_exec(c, "COMMIT") != 0 && in_snapshot(c))
+		(void)db_exec(c, "ROLLBACK");
+}
+
+static int64_t elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	return (int64_t)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* Keep the open snapshot if nothing was committed since it began, else
+ * begin a new one. BEGIN only marks the transaction: the snapshot is taken
+ * by its first read, after commits was loaded, so it holds at least what
+ * that count says. Should BEGIN fail, reads go on in autocommit mode. */
+static void refresh_snapshot(struct reader_node *node)
+{
+	struct store *st = node->st;
+	uint64_t commits = atomic_load_explicit(&st->commits, memory_order_acquire);
+	if (in_snapshot(node->conn) &&
+	    (node->commits != commits || elapsed_ms(&node->began) >= SNAPSHOT_MAX_MS))
+		end_snapshot(node->conn);
+	if (in_snapshot(node->conn) || db_exec(node->conn, "BEGIN") != 0)
+		return;
+	node->commits = commits;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &node->began);
+}
+
+struct db_conn *store_reader(struct store *st)
+{
+	struct reader_node *node = pthread_getspecific(st->reader_key);
+	if (node == NULL && (node = reader_open(st)) == NULL)
+		return NULL;
+	if (node->keeps && !node->held) {
+		int free_lease = LEASE_FREE;
+		/* A releaser holds it for one COMMIT at most. */
+		while (!atomic_compare_exchange_weak(&node->lease, &free_lease, LEASE_OWNER)) {
+			free_lease = LEASE_FREE;
+			sched_yield();
+		}
+		node->held = true;
+		refresh_snapshot(node);
+	}
 	return node->conn;
+}
+
+void store_reader_release(struct store *st)
+{
+	struct reader_node *node = pthread_getspecific(st->reader_key);
+	if (node == NULL)
+		return;
+	if (!node->keeps) {
+		/* A thread that never calls this (a test, a benchmark) reads in
+		 * autocommit mode as SQLite does by default, and its node stays
+		 * its own: nothing would end its snapshot, and a releaser must
+		 * never touch a connection that may be in use. One that does
+		 * keeps snapshots from its next read on. */
+		node->keeps = true;
+		atomic_store_explicit(&node->lease, LEASE_FREE, memory_order_release);
+		return;
+	}
+	if (!node->held)
+		return;
+	/* A snapshot already outdated is of no further use, and holding it
+	 * would keep the WAL from being checkpointed past it and restarted. */
+	if (in_snapshot(node->conn) &&
+	    node->commits != atomic_load_explicit(&st->commits, memory_order_acquire))
+		end_snapshot(node->conn);
+	node->held = false;
+	atomic_store_explicit(&node->lease, LEASE_FREE, memory_order_release);
+}
+
+/* Ends the snapshots of readers not in use: after a commit they are
+ * outdated, and an idle thread's would hold back the WAL's checkpoint and
+ * restart until its next request. */
+static void release_idle_readers(struct store *st)
+{
+	pthread_mutex_lock(&st->readers_lock);
+	for (struct reader_node *node = st->readers; node; node = node->next) {
+		int free_lease = LEASE_FREE;
+		if (!atomic_compare_exchange_strong(&node->lease, &free_lease, LEASE_RELEASER))
+			continue;
+		if (in_snapshot(node->conn))
+			end_snapshot(node->conn);
+		atomic_store_explicit(&node->lease, LEASE_FREE, memory_order_release);
+	}
+	pthread_mutex_unlock(&st->readers_lock);
+}
+
+void store_note_commit(struct store *st)
+{
+	atomic_fetch_add_explicit(&st->commits, 1, memory_order_release);
+	release_idle_readers(st);
 }
 
 bool store_ready(struct store *st)

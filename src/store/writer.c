@@ -324,6 +324,8 @@ static int commit_group(struct writer *w, struct write_job *jobs)
 	for (struct write_job *j = jobs; j; j = j->next)
 		j->result = err;
 	store_write_unlock(w->st);
+	if (err == 0)
+		store_note_commit(w->st); /* before any reply: readers see it */
 	atomic_store(&w->healthy, err == 0);
 	if (err == 0 && w->opt.on_commit)
 		w->opt.on_commit(w->opt.on_commit_arg, count_created(jobs));
