@@ -89,15 +89,15 @@ static void on_commit(void *arg, size_t stored)
 	worker_on_commit(env->worker, stored);
 }
 
-/* HTTP threads, after each request. */
-/* The HTTP threads' reads keep their snapshot between requests only while
- * they are not in use (store.h). */
+/* HTTP threads, after each handler: their reads keep a snapshot between
+ * requests only while they are not in use (store.h). */
 static void release_reader(void *app)
 {
 	struct api_env *env = app;
 	store_reader_release(env->store);
 }
 
+/* HTTP threads, after each request. */
 static void observe_request(void *app, const char *route, int status, double seconds)
 {
 	struct api_env *env = app;
