@@ -71,6 +71,10 @@ void store_reader_release(struct store *st);
  * (which a reader in the middle of a read already does, as before). */
 void store_note_commit(struct store *st);
 
+/* Ends the snapshots that idle readers keep (store_note_commit does it after
+ * a commit; the checkpointer when the WAL is about to start again). */
+void store_end_idle_snapshots(struct store *st);
+
 /* Open a new connection with the project's pragmas (used by the writer and
  * the worker). Caller owns it: db_conn_close(). */
 int db_conn_open(struct db_conn **out, const struct store_options *opt, bool write);
@@ -104,6 +108,12 @@ int db_conn_error(struct db_conn *c);
  * Take it before BEGIN IMMEDIATE, release it after COMMIT or ROLLBACK. */
 void store_write_lock(struct store *st);
 void store_write_unlock(struct store *st);
+
+/* Hands the checkpoints of c, a write connection, to the store's
+ * checkpointer thread (store/checkpointer.h), started on the first call,
+ * instead of SQLite's automatic checkpoint inside c's commits. c must be
+ * closed before store_close(). Returns 0 or the error of starting it. */
+int store_route_checkpoints(struct store *st, struct db_conn *c);
 
 /* Readiness: the database answers a query and migrations are applied. */
 bool store_ready(struct store *st);

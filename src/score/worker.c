@@ -33,11 +33,12 @@
  *   current commit and its fsync, so that caps the worker at 128 profiles
  *   per writer commit (over 10 000 a second under load), while a longer
  *   transaction would hold every request waiting behind it (write_batch);
- * - the worker checkpoints the WAL itself (PASSIVE, outside the gate, once
- *   it reaches 1000 pages) instead of SQLite doing it inside a commit while
- *   the other thread waits (the writer's commits are checkpointed by the
- *   checkpointer thread, store/checkpointer.h). This alone took the lag's
- *   p99 from seconds to tens of milliseconds;
+ * - the worker's commits are checkpointed by the store's checkpointer
+ *   thread (store/checkpointer.h), as the writer's are, not by SQLite
+ *   inside a commit while the other thread waits. (It once ran a PASSIVE
+ *   checkpoint itself after each batch, which took the lag's p99 from
+ *   seconds to tens of milliseconds; under load that copied the WAL every
+ *   100 ms and so undid the checkpointer's large cycles.)
  * - an UPDATE sets the indexed columns only when they change, since SQLite
  *   rewrites the index entries of every column in the SET list.
  *
@@ -75,7 +76,6 @@
 #define DEFAULT_BATCH 1024
 #define MAX_BATCH 4096
 #define DEFAULT_IDLE_MS 1000
-#define WAL_CHECKPOINT_PAGES 1000 /* SQLite's own default threshold */
 /* Passes start at most this often (see Wake-ups above). */
 #define PASS_INTERVAL_MS 100
 /* Profiles per write transaction (see write_batch). */
@@ -104,7 +104,6 @@ struct worker {
 	atomic_bool alive;
 	atomic_uint_fast64_t scored;
 	atomic_uint_fast64_t failed;
-	int wal_pages;            /* WAL size after our last commit (wal_hook) */
 	struct worker_job *jobs;  /* batch buffer, opt.batch entries */
 	int batch_rows;           /* submissions (or due customers) the batch read */
 	int64_t batch_cursor;     /* new submissions: the last one's seq, else -1 */
@@ -427,28 +426,6 @@ static int write_batch(struct worker *w, int n, int64_t now)
 	return err;
 }
 
-/* Called by SQLite after each commit of the worker's connection with the
- * WAL's size in pages (both writers' frames). */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
-{
-	struct worker *w = arg;
-	w->wal_pages = pages;
-	return SQLITE_OK;
-}
-
-/* The worker checkpoints instead of SQLite's automatic checkpoint, which
- * would run inside the commit, i.e. while the write gate is held and the
- * writer waits. A PASSIVE checkpoint needs no write lock: it copies what it
- * can beside the writer and never blocks it. Failures only leave the WAL
- * longer until the next try. */
-static void checkpoint_if_large(struct worker *w)
-{
-	if (w->wal_pages < WAL_CHECKPOINT_PAGES)
-		return;
-	w->wal_pages = 0;
-	(void)sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-}
-
 /* One batch of new submissions or due customers. Returns how many rows the
  * batch read (opt.batch when more may follow), or a negative error. */
 static int run_batch(struct worker *w, bool new)
@@ -462,7 +439,6 @@ static int run_batch(struct worker *w, bool new)
 	if (err != 0)
 		return err;
 	atomic_fetch_add(&w->scored, (uint_fast64_t)n);
-	checkpoint_if_large(w);
 	return w->batch_rows;
 }
 
@@ -654,9 +630,8 @@ int worker_start(struct worker **out, struct store *st, const struct worker_opti
 	 * the worker touched then counted in the process's RSS: 170 MB of a
 	 * 1 000 000-row database under load, against a 64 MB goal
 	 * (docs/performance.md). */
-	if ((err = db_exec(w->conn, "PRAGMA wal_autocheckpoint = 0")) != 0)
+	if ((err = store_route_checkpoints(st, w->conn)) != 0)
 		goto fail_conn;
-	sqlite3_wal_hook(w->conn->db, wal_hook, w);
 	if ((err = expire_if_params_changed(w)) != 0)
 		goto fail_conn;
 	if ((err = init_sync(&w->lock, &w->wake)) != 0)

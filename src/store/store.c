@@ -19,6 +19,7 @@
 
 #include "feedbackd/error.h"
 #include "feedbackd/store.h"
+#include "store/checkpointer.h"
 #include "store/migrations.h"
 
 #define STMT_CACHE_SLOTS 256 /* power of two; the responses list alone may build 128 texts */
@@ -49,6 +50,7 @@ struct store {
 	pthread_cond_t write_turn;
 	uint64_t next_ticket, now_serving; /* guarded by write_gate */
 	atomic_uint_fast64_t commits;      /* write transactions committed (store_note_commit) */
+	struct checkpointer *ckpt;         /* started by the first store_route_checkpoints() */
 };
 
 /* A reader's snapshot outlives the read that began it (store.h): while no
@@ -56,7 +58,7 @@ struct store {
  * uses it again, which saves beginning and ending a WAL read transaction
  * (a mutex and two fcntl() calls on the shared-memory file, the largest
  * cost of a profile read). The lease lets the committing thread end a
- * snapshot its owner left open while idle (release_idle_readers). */
+ * snapshot its owner left open while idle (store_end_idle_snapshots). */
 enum reader_lease { LEASE_FREE, LEASE_OWNER, LEASE_RELEASER };
 
 struct reader_node {
@@ -408,6 +410,7 @@ void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	checkpointer_stop(st->ckpt);
 	/* Threads that still hold readers have stopped by now (HTTP and worker
 	 * are shut down first); close what they left behind. */
 	pthread_mutex_lock(&st->readers_lock);
@@ -436,6 +439,20 @@ void store_write_lock(struct store *st)
 	while (st->now_serving != ticket)
 		pthread_cond_wait(&st->write_turn, &st->write_gate);
 	pthread_mutex_unlock(&st->write_gate);
+}
+
+/* Under the gate: it is taken at start-up only, and the checkpointer's
+ * thread takes it too. */
+int store_route_checkpoints(struct store *st, struct db_conn *c)
+{
+	int err = 0;
+	store_write_lock(st);
+	if (st->ckpt == NULL)
+		err = checkpointer_start(&st->ckpt, st);
+	if (err == 0)
+		checkpointer_attach(st->ckpt, c);
+	store_write_unlock(st);
+	return err;
 }
 
 void store_write_unlock(struct store *st)
@@ -564,7 +581,7 @@ void store_reader_release(struct store *st)
 /* Ends the snapshots of readers not in use: after a commit they are
  * outdated, and an idle thread's would hold back the WAL's checkpoint and
  * restart until its next request. */
-static void release_idle_readers(struct store *st)
+void store_end_idle_snapshots(struct store *st)
 {
 	pthread_mutex_lock(&st->readers_lock);
 	for (struct reader_node *node = st->readers; node; node = node->next) {
@@ -581,7 +598,7 @@ static void release_idle_readers(struct store *st)
 void store_note_commit(struct store *st)
 {
 	atomic_fetch_add_explicit(&st->commits, 1, memory_order_release);
-	release_idle_readers(st);
+	store_end_idle_snapshots(st);
 }
 
 bool store_ready(struct store *st)

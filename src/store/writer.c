@@ -31,7 +31,6 @@
 #include "feedbackd/error.h"
 #include "feedbackd/uuid7.h"
 #include "feedbackd/writer.h"
-#include "store/checkpointer.h"
 #include "store/sql.h"
 #include "store/syncer.h"
 
@@ -43,8 +42,7 @@
 struct writer {
 	struct store *st;
 	struct db_conn *conn;
-	struct checkpointer *ckpt; /* checkpoints conn's WAL off this thread */
-	struct syncer *syncer;     /* sync = full: makes commits durable, else NULL */
+	struct syncer *syncer; /* sync = full: makes commits durable, else NULL */
 	struct rollup_group *rollups; /* the current group's dashboard counters */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -415,11 +413,10 @@ int writer_start(struct writer **out, struct store *st, const struct writer_opti
 	atomic_init(&w->healthy, true);
 	if ((err = rollup_group_new(&w->rollups)) != 0)
 		goto fail_free;
-	if ((err = checkpointer_start(&w->ckpt, store_options(st))) != 0)
-		goto fail_free;
 	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
 		goto fail_free;
-	checkpointer_attach(w->ckpt, w->conn);
+	if ((err = store_route_checkpoints(st, w->conn)) != 0)
+		goto fail_conn;
 	if ((err = first_free_seq(w->conn, &w->next_seq)) != 0)
 		goto fail_conn;
 	if (store_options(st)->sync == FBD_SYNC_FULL) {
@@ -445,7 +442,6 @@ fail_conn:
 	syncer_stop(w->syncer);
 	db_conn_close(w->conn);
 fail_free:
-	checkpointer_stop(w->ckpt);
 	rollup_group_free(w->rollups);
 	free(w);
 	return err;
@@ -505,7 +501,6 @@ void writer_stop(struct writer *w)
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	db_conn_close(w->conn);
-	checkpointer_stop(w->ckpt);
 	rollup_group_free(w->rollups);
 	free(w);
 }

@@ -111,11 +111,11 @@ int main(void)
 	CHECK_INT(ts.created, JOBS * JOB_ITEMS);
 	/* Without checkpoints this run writes well over the hard bound of WAL;
 	 * with a background checkpoint alone the WAL only restarts at the hard
-	 * bound (65 000 frames seen). With the hand-off it restarts a few
-	 * commits after the soft mark (how many depends on how busy the machine
-	 * is: about 21 000 frames with the soft mark at 16 000; 4000 to 8000
-	 * with it at 2000 on a loaded 2-core machine), well before the hard
-	 * bound. */
+	 * bound (65 000 frames seen). With the last copy of each cycle made
+	 * under the write gate it restarts at the end of the cycle that the
+	 * soft mark started (how far past the mark depends on how busy the
+	 * machine is: about 26 000 frames with the mark at 16 000), well before
+	 * the hard bound. */
 	printf("largest WAL: %lld frames\n", ts.max_wal / FRAME_BYTES);
 	CHECK(ts.max_wal > 0);
 	CHECK(ts.max_wal < 3LL * CHECKPOINT_HARD_FRAMES / 4 * FRAME_BYTES);
