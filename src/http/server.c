@@ -34,11 +34,13 @@
 #include "feedbackd/error.h"
 #include "feedbackd/http.h"
 #include "feedbackd/log.h"
+#include "http/acceptor.h"
 #include "http/linger.h"
 #include "feedbackd/ratelimit.h"
 #include "feedbackd/uuid7.h"
 
 #define PATH_MAX_LEN 2048
+#define LISTEN_BACKLOG 1024
 
 enum request_state {
 	REQ_READING = 0,   /* headers accepted, body (if any) arriving */
@@ -49,6 +51,7 @@ enum request_state {
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	struct acceptor *acceptor; /* NULL once it stopped (http_server_quiesce) */
 	struct http_server_options opt;
 	int port;
 	atomic_size_t active;   /* requests begun and not completed */
@@ -565,15 +568,14 @@ int http_server_start(struct http_server **out, const struct http_server_options
 		free(srv);
 		return err;
 	}
+	/* no listening socket of its own: acceptor.h tells why */
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+			 MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
 	struct MHD_OptionItem ops[] = {
-		{MHD_OPTION_SOCK_ADDR, 0, &addr},
 		{MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL},
 		{MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL},
 		{MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip, NULL},
 		{MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, NULL},
-		{MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
 		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conntrack_notify, srv->conntrack},
 		{MHD_OPTION_END, 0, NULL},
@@ -582,6 +584,13 @@ int http_server_start(struct http_server **out, const struct http_server_options
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 				       MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_ARRAY,
 				       ops, MHD_OPTION_END);
+	if (srv->daemon != NULL &&
+	    acceptor_start(&srv->acceptor, srv->daemon, (const struct sockaddr *)&addr,
+			   v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+			   LISTEN_BACKLOG) != 0) {
+		MHD_stop_daemon(srv->daemon);
+		srv->daemon = NULL;
+	}
 	if (srv->daemon == NULL) {
 		linger_stop(srv->linger);
 		conntrack_free(srv->conntrack);
@@ -589,9 +598,7 @@ int http_server_start(struct http_server **out, const struct http_server_options
 		free(srv);
 		return FBD_EIO;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon,
-							       MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info ? info->port : cfg->port;
+	srv->port = acceptor_port(srv->acceptor);
 	*out = srv;
 	return 0;
 }
@@ -604,9 +611,8 @@ int http_server_port(const struct http_server *srv)
 void http_server_quiesce(struct http_server *srv)
 {
 	atomic_store(&srv->draining, true);
-	MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	acceptor_stop(srv->acceptor);
+	srv->acceptor = NULL;
 }
 
 size_t http_server_active(const struct http_server *srv)
@@ -623,6 +629,7 @@ void http_server_stop(struct http_server *srv)
 {
 	if (srv == NULL)
 		return;
+	acceptor_stop(srv->acceptor); /* before the daemon it hands connections to */
 	MHD_stop_daemon(srv->daemon);
 	linger_stop(srv->linger);
 	conntrack_free(srv->conntrack);

@@ -11,6 +11,7 @@ import http.client
 import json
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -1261,6 +1262,26 @@ class DurabilityTest(ApiTestCase):
         self.assertEqual(server.stop(signal.SIGTERM), 0)
         server.start()
         self.assertEqual(list_all(server), [], "a request refused while draining was stored")
+
+    def test_new_connections_are_refused_while_draining(self):
+        # From SIGTERM on nothing accepts: a client (or a load balancer) is
+        # refused at once and goes elsewhere, while the drain still waits
+        # for an upload in progress.
+        server = self.start_server()
+        data = json.dumps(survey()).encode()
+        upload = server.raw_connection(timeout=5)  # holds the drain (upload grace)
+        self.addCleanup(upload.close)
+        upload.send(harness.build_request("POST", "/v1/surveys", data, [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(data) + 100))],
+            key="ingest"))
+        time.sleep(0.2)
+        port = server.port
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        self.assertIsNone(server.proc.poll(), "the drain did not wait for the upload")
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection((harness.HOST, port), timeout=2).close()
+        self.assertEqual(server.stop(signal.SIGTERM), 0)
 
     def test_sigterm_with_requests_in_flight_keeps_every_201(self):
         server = self.start_server()
