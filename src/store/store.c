@@ -441,8 +441,16 @@ void store_write_lock(struct store *st)
 	pthread_mutex_unlock(&st->write_gate);
 }
 
-/* Under the gate: it is taken at start-up only, and the checkpointer's
- * thread takes it too. */
+void store_write_unlock(struct store *st)
+{
+	pthread_mutex_lock(&st->write_gate);
+	st->now_serving++;
+	pthread_cond_broadcast(&st->write_turn);
+	pthread_mutex_unlock(&st->write_gate);
+}
+
+/* The gate makes the first call the one that starts the thread, should the
+ * writer and the worker start at once (they start one after the other). */
 int store_route_checkpoints(struct store *st, struct db_conn *c)
 {
 	int err = 0;
@@ -453,14 +461,6 @@ int store_route_checkpoints(struct store *st, struct db_conn *c)
 		checkpointer_attach(st->ckpt, c);
 	store_write_unlock(st);
 	return err;
-}
-
-void store_write_unlock(struct store *st)
-{
-	pthread_mutex_lock(&st->write_gate);
-	st->now_serving++;
-	pthread_cond_broadcast(&st->write_turn);
-	pthread_mutex_unlock(&st->write_gate);
 }
 
 const struct store_options *store_options(const struct store *st)
