@@ -1232,18 +1232,24 @@ class DurabilityTest(ApiTestCase):
         self.assertEqual(server.stop(signal.SIGTERM), 0)
         self.assertLess(time.monotonic() - started, 5, "shutdown waited for a dead upload")
 
+    def hold_drain_with_upload(self, server):
+        """Start an upload that never completes, which holds a drain for its
+        grace period; returns the survey body it began to send."""
+        data = json.dumps(survey()).encode()
+        upload = server.raw_connection(timeout=5)
+        self.addCleanup(upload.close)
+        upload.send(harness.build_request("POST", "/v1/surveys", data, [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(data) + 100))],
+            key="ingest"))
+        return data
+
     def test_a_request_begun_while_draining_is_refused(self):
         # A connection accepted before SIGTERM whose request begins during
         # the drain gets 503 and a close, and never reaches a handler: one
         # that suspended for the writer after the drain had seen nothing
         # active made libmicrohttpd abort at stop.
         server = self.start_server()
-        data = json.dumps(survey()).encode()
-        upload = server.raw_connection(timeout=5)  # holds the drain (upload grace)
-        self.addCleanup(upload.close)
-        upload.send(harness.build_request("POST", "/v1/surveys", data, [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(data) + 100))],
-            key="ingest"))
+        data = self.hold_drain_with_upload(server)
         late = server.raw_connection(timeout=5)
         self.addCleanup(late.close)
         time.sleep(0.2)
@@ -1268,12 +1274,7 @@ class DurabilityTest(ApiTestCase):
         # refused at once and goes elsewhere, while the drain still waits
         # for an upload in progress.
         server = self.start_server()
-        data = json.dumps(survey()).encode()
-        upload = server.raw_connection(timeout=5)  # holds the drain (upload grace)
-        self.addCleanup(upload.close)
-        upload.send(harness.build_request("POST", "/v1/surveys", data, [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(data) + 100))],
-            key="ingest"))
+        self.hold_drain_with_upload(server)
         time.sleep(0.2)
         port = server.port
         server.proc.send_signal(signal.SIGTERM)
