@@ -39,12 +39,12 @@
 #define FINISH_FRAMES 1000 /* about what arrives during a round of that size */
 #define MAX_ROUNDS 8
 #define SYNC_STEP_PAGES 512
-#define SYNC_STEP_MIN_BYTES (SYNC_STEP_PAGES * 4096)
+#define SYNC_STEP_MIN_BYTES (SYNC_STEP_PAGES * 4096) /* SQLite's default page size */
 
 struct checkpointer {
 	struct store *st;     /* borrowed: the write gate */
 	struct db_conn *conn; /* used by the thread only */
-	int db_fd;            /* the database file, for step 2; -1 if it would not open */
+	int db_fd;            /* the database file, for sync_db(); -1 if it would not open */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -74,7 +74,9 @@ static void sync_db(struct checkpointer *cp, int frames_copied)
 		return;
 	if (frames_copied > SYNC_STEP_PAGES && fstat(cp->db_fd, &sb) == 0) {
 		off_t step = sb.st_size / frames_copied * SYNC_STEP_PAGES;
-		if (step < SYNC_STEP_MIN_BYTES) /* frames of one page count once each */
+		/* the count is of frames, one per commit that wrote a page, so
+		 * it can exceed the file's pages and the step round to 0 */
+		if (step < SYNC_STEP_MIN_BYTES)
 			step = SYNC_STEP_MIN_BYTES;
 		for (off_t at = 0; at < sb.st_size; at += step)
 			(void)sync_file_range(cp->db_fd, at, step,
