@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,8 +21,8 @@
 #include "feedbackd/log.h"
 #include "http/acceptor.h"
 
-/* Pause after running out of descriptors or memory, instead of spinning
- * on a connection that stays queued until something is closed. */
+/* Pause after an accept() error that does not go away at once (out of
+ * descriptors or memory). */
 #define BACKOFF_MS 10
 
 struct acceptor {
@@ -38,9 +39,16 @@ static void back_off(void)
 	nanosleep(&t, NULL);
 }
 
+/* A connection that failed before it was accepted, or a signal: try again. */
+static bool accept_again_at_once(int err)
+{
+	return err == EINTR || err == ECONNABORTED || err == EPROTO || err == EAGAIN;
+}
+
 static void *acceptor_main(void *arg)
 {
 	struct acceptor *a = arg;
+	bool warned = false; /* one warning per run of failures */
 	(void)pthread_setname_np(pthread_self(), "fbd-accept"); /* for top -H; cosmetic */
 	for (;;) {
 		struct sockaddr_storage peer;
@@ -50,16 +58,19 @@ static void *acceptor_main(void *arg)
 			/* MHD_NO: over a connection limit, or out of memory; the
 			 * socket is closed either way, which refuses the client */
 			(void)MHD_add_connection(a->daemon, fd, (struct sockaddr *)&peer, len);
+			warned = false;
 			continue;
 		}
 		if (atomic_load(&a->stopping))
 			break;
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			log_warn("accept: %s; pausing %d ms", strerror(errno), BACKOFF_MS);
-			back_off();
-		}
-		/* else a connection that failed before it was accepted (ECONNABORTED,
-		 * EPROTO and the network errors accept(2) passes on), or EINTR */
+		if (accept_again_at_once(errno))
+			continue;
+		/* out of descriptors or memory (or the network failing): the
+		 * connection stays queued, so pause rather than spin */
+		if (!warned)
+			log_warn("accept: %s; retrying every %d ms", strerror(errno), BACKOFF_MS);
+		warned = true;
+		back_off();
 	}
 	return NULL;
 }
