@@ -123,6 +123,11 @@ cJSON *json_add_item(cJSON *obj, const char *name, cJSON *item);
 void submission_init(struct submission *s);
 void submission_release(struct submission *s);
 
+/* The path of a stored submission: its replies' Location header, and so
+ * the key by which an erasure finds the stored replies that copy it. */
+#define SUBMISSION_LOCATION_SIZE (sizeof("/v1/responses/") + MODEL_ID_LEN)
+void submission_location(const struct submission *s, char out[SUBMISSION_LOCATION_SIZE]);
+
 /* Validate obj as a submission of the given type against SPEC 3 and fill *out
  * (which must be initialised; whatever it held is released first). now is the
  * time received: submitted_at defaults to it and received_at is set to it.

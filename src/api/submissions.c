@@ -38,8 +38,8 @@ static int single_write_in_tx(struct db_conn *c, struct write_job *job)
 	struct single_write *w = (struct single_write *)((char *)job - offsetof(struct single_write, job));
 	if (w->item.status != WRITE_CREATED && w->item.status != WRITE_EXISTS)
 		return 0;
-	char location[64];
-	snprintf(location, sizeof(location), "/v1/responses/%s", w->item.sub.id);
+	char location[SUBMISSION_LOCATION_SIZE];
+	submission_location(&w->item.sub, location);
 	cJSON *body = submission_to_json(&w->item.sub);
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
 	cJSON_Delete(body);
@@ -111,8 +111,8 @@ void api_reply_stored(struct http_request *req, const struct write_item *item, i
 				   NULL);
 		return;
 	}
-	char location[64];
-	snprintf(location, sizeof(location), "/v1/responses/%s", item->sub.id);
+	char location[SUBMISSION_LOCATION_SIZE];
+	submission_location(&item->sub, location);
 	http_add_header(req, "Location", location);
 	http_reply_json(req, item->status == WRITE_CREATED ? 201 : 200,
 			submission_to_json(&item->sub));

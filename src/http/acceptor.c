@@ -110,11 +110,9 @@ int acceptor_start(struct acceptor **out, struct MHD_Daemon *daemon,
 	if (err == 0 && pthread_create(&a->thread, NULL, acceptor_main, a) != 0)
 		err = FBD_ENOMEM;
 	if (err != 0) {
-		int saved = errno;
 		if (a->fd >= 0)
 			close(a->fd);
 		free(a);
-		errno = saved;
 		return err;
 	}
 	*out = a;

@@ -20,7 +20,7 @@ struct acceptor;
 
 /* Bind addr (IPv6 addresses only for IPv6), listen, and start handing
  * connections to daemon, which must outlive acceptor_stop(). Returns 0,
- * FBD_EIO (cannot bind or listen: errno tells) or FBD_ENOMEM. */
+ * FBD_EIO (cannot bind or listen) or FBD_ENOMEM. */
 int acceptor_start(struct acceptor **out, struct MHD_Daemon *daemon,
                    const struct sockaddr *addr, socklen_t addr_len, int backlog);
 

@@ -83,6 +83,11 @@ const char *submission_type_name(enum submission_type t)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+void submission_location(const struct submission *s, char out[SUBMISSION_LOCATION_SIZE])
+{
+	snprintf(out, SUBMISSION_LOCATION_SIZE, "/v1/responses/%s", s->id);
+}
+
 void submission_init(struct submission *s)
 {
 	memset(s, 0, sizeof(*s));

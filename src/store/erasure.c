@@ -5,7 +5,6 @@
  * SELECT: SQLite leaves it undefined whether a scan sees rows deleted
  * during it. rollup_remove() runs after its row is gone, because it asks
  * whether the customer has another submission that day. */
-#include <stdio.h>
 
 #include "feedbackd/dashboard.h"
 #include "feedbackd/erasure.h"
@@ -41,12 +40,11 @@ static int delete_submission(struct db_conn *c, const char *id)
 	return err == 0 && sqlite3_changes(c->db) != 1 ? FBD_EDB : err;
 }
 
-/* The stored reply of a keyed single submission: its Location is the one
- * src/api/submissions.c gives the submission. */
-static int delete_stored_reply(struct db_conn *c, const char *id)
+/* The stored reply of a keyed single submission, found by its Location. */
+static int delete_stored_reply(struct db_conn *c, const struct submission *s)
 {
-	char location[64];
-	snprintf(location, sizeof(location), "/v1/responses/%s", id);
+	char location[SUBMISSION_LOCATION_SIZE];
+	submission_location(s, location);
 	sqlite3_stmt *stmt = db_stmt(c, "DELETE FROM idempotency_keys WHERE location = ?");
 	if (stmt == NULL)
 		return db_conn_error(c);
@@ -64,7 +62,7 @@ static int erase_one_submission(struct db_conn *c, const char *customer_id, bool
 	if (err == 0 && *found)
 		err = rollup_remove(c, &s);
 	if (err == 0 && *found)
-		err = delete_stored_reply(c, s.id);
+		err = delete_stored_reply(c, &s);
 	submission_release(&s);
 	return err;
 }
