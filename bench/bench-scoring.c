@@ -380,17 +380,26 @@ static void observe(struct load *l, struct db_conn *c, double deadline)
 	}
 }
 
+/* The writer's on_commit: worker_start() sets *arg before its thread runs,
+ * and only the load, which starts later, stores submissions. */
+static void wake_worker(void *arg, size_t stored)
+{
+	struct worker *const *w = arg;
+	if (stored > 0)
+		worker_on_commit(*w, stored);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
 }
 
-static int run_load(struct store *st, struct worker *w, uint64_t customers, int rate, int seconds)
+static int run_load(struct store *st, struct writer *writer, uint64_t customers, int rate,
+                    int seconds)
 {
-	struct load l = {.st = st, .customers = customers, .rate = rate, .seconds = seconds};
-	struct writer_options wopt = {
-	    .capacity = 8192, .on_commit = worker_on_commit, .on_commit_arg = w};
+	struct load l = {
+	    .st = st, .writer = writer, .customers = customers, .rate = rate, .seconds = seconds};
 	struct db_conn *c = NULL;
 	pthread_t gen;
 	int err = FBD_ENOMEM;
@@ -400,12 +409,10 @@ static int run_load(struct store *st, struct worker *w, uint64_t customers, int 
 		goto out;
 	if ((err = db_conn_open(&c, store_options(st), false)) != 0)
 		goto out_lock;
-	if ((err = writer_start(&l.writer, st, &wopt)) != 0)
-		goto out_conn;
 	double t0 = mono(), cpu0 = cpu_seconds();
 	if (pthread_create(&gen, NULL, generator, &l) != 0) {
 		err = FBD_ENOMEM;
-		goto out_writer;
+		goto out_conn;
 	}
 	observe(&l, c, t0 + seconds + 30);
 	pthread_join(gen, NULL);
@@ -428,8 +435,6 @@ static int run_load(struct store *st, struct worker *w, uint64_t customers, int 
 		       " (%zu not reflected)\n",
 		       n, lags[n / 2] * 1e3, lags[(n * 99) / 100] * 1e3, lags[n - 1] * 1e3, lost);
 	err = 0;
-out_writer:
-	writer_stop(l.writer);
 out_conn:
 	db_conn_close(c);
 out_lock:
@@ -496,6 +501,11 @@ int main(int argc, char **argv)
 	score_params_from_config(&wo.params, &cfg);
 	config_release(&cfg);
 	struct worker *w = NULL;
+	struct writer *writer = NULL;
+	struct writer_options wopt = {.capacity = 8192, .on_commit = wake_worker, .on_commit_arg = &w};
+	if ((err = writer_start(&writer, st, &wopt)) != 0)
+		return die("writer_start", err);
+	wo.writer = writer;
 	t = mono();
 	double cpu = cpu_seconds();
 	if ((err = worker_start(&w, st, &wo)) != 0)
@@ -509,7 +519,8 @@ int main(int argc, char **argv)
 	printf("full rescore: %" PRIu64 " profiles in %.2f s (%.0f/s), %.2f s of CPU\n",
 	       s.profiles_scored, full, (double)s.profiles_scored / full, cpu);
 
-	err = run_load(st, w, n, rate, seconds);
+	err = run_load(st, writer, n, rate, seconds);
+	writer_stop(writer);
 	worker_stop(w);
 	store_close(st);
 	if (err != 0)

@@ -1,10 +1,11 @@
 /* Start-up and shutdown order.
  *
- * Start: logging, database (migrations), scoring worker, writer (which wakes
- * the worker after each commit), HTTP. Stop in reverse:
- * stop accepting, let in-flight requests finish (the writer keeps committing
- * and resuming them), stop HTTP, let the writer commit what is queued, stop
- * the worker (pending marks stay in the database), close the database.
+ * Start: logging, database (migrations), writer, scoring worker (whose
+ * writes the writer runs, and which the writer wakes after each commit),
+ * HTTP. Stop: stop accepting, let in-flight requests finish (the writer
+ * keeps committing and resuming them), stop HTTP, let the writer commit what
+ * is queued, stop the worker (what it has not stored stays pending in the
+ * database), close the database.
  * Signals are blocked in every thread and taken with sigwait() in the main
  * thread, so no handler runs in the middle of library code. */
 #include <arpa/inet.h>
@@ -144,19 +145,18 @@ int app_run(const struct fbd_config *cfg)
 	if ((rc = open_store(cfg, &env.store)) != 0)
 		goto out_metrics;
 	rc = 1;
-	struct worker_options kopt = {0};
-	score_params_from_config(&kopt.params, cfg);
-	int err = worker_start(&env.worker, env.store, &kopt);
-	if (err != 0) {
-		log_error("cannot start the scoring worker: %s", fbd_error_str(err));
-		goto out_store;
-	}
 	struct writer_options wopt = {.capacity = (size_t)cfg->queue_capacity,
 				      .on_commit = on_commit, .on_commit_arg = &env};
-	err = writer_start(&env.writer, env.store, &wopt);
+	int err = writer_start(&env.writer, env.store, &wopt);
 	if (err != 0) {
 		log_error("cannot start the writer: %s", fbd_error_str(err));
-		goto out_worker;
+		goto out_store;
+	}
+	struct worker_options kopt = {.writer = env.writer};
+	score_params_from_config(&kopt.params, cfg);
+	if ((err = worker_start(&env.worker, env.store, &kopt)) != 0) {
+		log_error("cannot start the scoring worker: %s", fbd_error_str(err));
+		goto out_writer;
 	}
 	/* Keyed requests in flight never exceed the submissions queued. */
 	if ((err = inflight_new(&env.inflight, (size_t)cfg->queue_capacity)) != 0 ||
@@ -181,9 +181,10 @@ int app_run(const struct fbd_config *cfg)
 	rc = 0;
 out_writer:
 	upkeep_stop(upkeep);
+	/* The writer first: it commits what is queued, the worker's last
+	 * profiles included, and its on_commit may still wake the worker. */
 	writer_stop(env.writer);
 	inflight_free(env.inflight);
-out_worker:
 	worker_stop(env.worker);
 out_store:
 	store_close(env.store);

@@ -64,8 +64,9 @@ struct db_conn *store_reader(struct store *st);
  * outdated snapshot is ended, a current one kept for the next call. */
 void store_reader_release(struct store *st);
 
-/* Called after every committed write transaction of the process's write
- * connections (the writer's and the worker's), before it is acknowledged:
+/* Called after every committed write transaction of the writer (the
+ * process's one write connection; the scoring worker's writes run on it),
+ * before it is acknowledged:
  * the readers' next snapshots include it, and the snapshots idle readers
  * keep are ended here, so none holds back the WAL's checkpoint or restart
  * (which a reader in the middle of a read already does, as before). */
@@ -75,8 +76,8 @@ void store_note_commit(struct store *st);
  * a commit; the checkpointer when the WAL is about to start again). */
 void store_end_idle_snapshots(struct store *st);
 
-/* Open a new connection with the project's pragmas (used by the writer and
- * the worker). Caller owns it: db_conn_close(). */
+/* Open a new connection with the project's pragmas (used by the writer, the
+ * worker and the checkpointer). Caller owns it: db_conn_close(). */
 int db_conn_open(struct db_conn **out, const struct store_options *opt, bool write);
 void db_conn_close(struct db_conn *c);
 
@@ -100,11 +101,10 @@ int db_error(int rc);
 /* The project error code for c's last failure (never 0). */
 int db_conn_error(struct db_conn *c);
 
-/* Serialises the write transactions of this process's write connections
- * (the writer and the scoring worker). SQLite lets only one write at a time
- * anyway; a writer that finds the database locked retries by sleeping in its
- * busy handler (1, 2, 5, 10 ms ...) and can lose to the other connection
- * again and again. Waiting on this mutex instead hands the lock over at once.
+/* Serialises the writer's transactions with the checkpointer's last step of
+ * a cycle (checkpointer.h), which must not let a commit in before the WAL
+ * starts again. A ticket lock: waiters are served in arrival order, so the
+ * writer's back-to-back commits cannot starve the checkpointer.
  * Take it before BEGIN IMMEDIATE, release it after COMMIT or ROLLBACK. */
 void store_write_lock(struct store *st);
 void store_write_unlock(struct store *st);

@@ -14,18 +14,22 @@
 
 #include "feedbackd/score.h"
 #include "feedbackd/store.h"
+#include "feedbackd/writer.h"
 
 struct worker;
 
 struct worker_options {
 	struct score_params params; /* copied */
+	struct writer *writer;      /* borrowed: runs every write; stopped before the worker */
 	int batch;                  /* customers read and scored per batch, 1..4096 (0: 1024) */
 	int idle_ms;                /* longest sleep without a wake-up (0: 1000) */
 };
 
-/* Open the worker's connection and start its thread; submissions left
- * pending by a previous run are taken up at once. *out is owned by the caller:
- * worker_stop(). Returns 0, FBD_ENOMEM or a storage error. */
+/* Open the worker's (read-only) connection, have opt->writer expire the
+ * stored profiles if the scoring params changed, and start the thread;
+ * submissions left pending by a previous run are taken up at once. *out is
+ * set before the thread starts and owned by the caller: worker_stop().
+ * Returns 0, FBD_ENOMEM, FBD_ESHUTDOWN or a storage error. */
 int worker_start(struct worker **out, struct store *st, const struct worker_options *opt);
 
 /* Wake the worker: something was committed. Thread-safe, never blocks for
@@ -47,9 +51,10 @@ struct worker_stats {
 /* Current figures, thread-safe. */
 void worker_stats(struct worker *w, struct worker_stats *out);
 
-/* Finish the batch in progress, stop the thread, close the connection, free
- * w. Submissions not yet processed stay pending for the next start. NULL
- * is accepted. */
+/* Stop the thread, close the connection, free w; call it after
+ * writer_stop(), which lets the batch in progress store what it handed over
+ * and refuses the rest. Submissions not yet reflected stay pending for the
+ * next start. NULL is accepted. */
 void worker_stop(struct worker *w);
 
 #endif

@@ -49,6 +49,11 @@ struct write_job {
 	 * fails the whole group. May run although the group then fails to
 	 * commit: result tells. NULL: nothing to do. */
 	int (*in_tx)(struct db_conn *c, struct write_job *job);
+	/* in_tx only rewrites rows in place (the scoring worker's profiles):
+	 * that it commits does not show that new rows fit again after a full
+	 * disk, so it does not make writer_healthy() true (its failure does
+	 * make it false). */
+	bool rewrites_only;
 	int result;             /* out, set before done(): 0 when the group committed */
 	struct write_job *next; /* writer-private */
 };

@@ -15,30 +15,28 @@
  *
  * A pass: (1) in one read transaction, take the customers of the next
  * `batch` submissions after the cursor, and for each load the submissions
- * its two windows need and score them with the pure model (score.h); (2) in
- * short write transactions of WRITE_CHUNK profiles, store them, the last
- * one also moving the cursor past the batch's submissions.
- * Reads happen outside the write lock so the writer, which serves requests,
- * waits at most for one chunk of UPDATEs. Then the same for customers whose next_rescore_at has
- * come: time alone moved a submission into or out of a window. That set is
- * read through an index, so a tick costs what is due, not what exists.
+ * its two windows need and score them with the pure model (score.h); (2)
+ * hand the profiles to the writer (writer.h) in jobs of WRITE_CHUNK, which
+ * it stores inside its next group transactions, the last one also moving
+ * the cursor past the batch's submissions. Then the same for customers whose
+ * next_rescore_at has come: time alone moved a submission into or out of a
+ * window. That set is read through an index, so a tick costs what is due,
+ * not what exists.
  *
  * Sharing the database with the writer (measured with bench/bench-scoring,
- * 100 000 customers, 5 000 submissions/s):
- * - write transactions take the store's write gate (store.h), a FIFO lock,
- *   instead of meeting in SQLite's busy handler, where the writer's back-to-
- *   back commits kept the worker sleeping for seconds;
- * - a batch reads and scores up to 1024 customers, and stores them in
- *   write transactions of WRITE_CHUNK (128): each waits for the writer's
- *   current commit and its fsync, so that caps the worker at 128 profiles
- *   per writer commit (over 10 000 a second under load), while a longer
- *   transaction would hold every request waiting behind it (write_batch);
- * - the worker's commits are checkpointed by the store's checkpointer
- *   thread (store/checkpointer.h), as the writer's are, not by SQLite
- *   inside a commit while the other thread waits. (It once ran a PASSIVE
- *   checkpoint itself after each batch, which took the lag's p99 from
- *   seconds to tens of milliseconds; under load that copied the WAL every
- *   100 ms and so undid the checkpointer's large cycles.)
+ * 100 000 customers, 5 000 submissions/s, and bench/run.sh):
+ * - the worker's own connection only reads; its writes run on the writer's
+ *   connection. SQLite empties a connection's whole page cache when it
+ *   begins a read and finds that another connection has committed since, so
+ *   while the worker committed on its own connection (about 40 times a
+ *   second under load) the writer re-read its B-trees' pages after each
+ *   of them: 5.3 page reads per submission with 1 000 000 stored; now 4.2,
+ *   and single-survey ingest 8-11 % faster (docs/performance.md). The
+ *   profiles' pages are often the ones the writer just updated for the same
+ *   customers' counters;
+ * - a batch reads and scores up to 1024 customers, and hands them over in
+ *   jobs of WRITE_CHUNK (128) profiles, one at a time: a job lengthens the
+ *   group transaction it joins, which requests wait for (write_batch);
  * - an UPDATE sets the indexed columns only when they change, since SQLite
  *   rewrites the index entries of every column in the SET list.
  *
@@ -52,14 +50,13 @@
  * single-survey ingest from about 10 000 to 11 500 requests/s
  * (docs/performance.md).
  *
- * Durability: the worker's connection uses synchronous=NORMAL. Profiles are
- * derived data and the cursor moves in the transaction that stores the last
- * of a batch, so a commit lost to a power cut leaves those submissions
- * pending and their customers are simply rescored; the writer's own commits
- * keep their configured sync mode.
+ * Durability: the cursor moves in the transaction that stores the last
+ * profiles of a batch, so a commit that is lost leaves those submissions
+ * pending and their customers are simply rescored.
  *
  * Ownership: struct worker owns its connection and the batch buffers; the
- * store is borrowed and must outlive the worker. */
+ * store and the writer are borrowed: the writer must be stopped before the
+ * worker, the store closed after it. */
 #include "feedbackd/worker.h"
 
 #include <errno.h>
@@ -72,6 +69,7 @@
 
 #include "feedbackd/error.h"
 #include "feedbackd/log.h"
+#include "feedbackd/writer.h"
 
 #define DEFAULT_BATCH 1024
 #define MAX_BATCH 4096
@@ -92,13 +90,24 @@ struct worker_job {
 	int64_t old_next_rescore;
 };
 
+/* Writes the worker hands to the writer (write_via_writer). */
+struct worker_write {
+	struct write_job job;
+	struct worker *w;
+	bool done; /* guarded by w->lock */
+	/* chunk_in_tx: profiles w->jobs[start, end), then the cursor unless -1 */
+	int start, end;
+	int64_t now, cursor;
+	const char *params_text; /* expire_in_tx */
+};
+
 struct worker {
-	struct store *st; /* borrowed: the write gate */
-	struct db_conn *conn;
+	struct db_conn *conn; /* read-only: every write goes through opt.writer */
 	struct worker_options opt;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t written; /* a worker_write is done */
 	bool woken;    /* guarded by lock */
 	bool stopping; /* guarded by lock */
 	atomic_bool alive;
@@ -329,14 +338,15 @@ static void bind_opt_int(sqlite3_stmt *stmt, int i, bool present, int64_t v)
 		sqlite3_bind_null(stmt, i);
 }
 
-static int store_profile(struct worker *w, const struct worker_job *job, int64_t now)
+/* The profile writes run on the writer's connection c, in its transaction. */
+static int store_profile(struct db_conn *c, const struct worker_job *job, int64_t now)
 {
 	const struct score_profile *pr = &job->profile;
 	int changed = (pr->loyalty_score != job->old_loyalty) |
 	              (pr->next_rescore_at != job->old_next_rescore) << 1;
-	sqlite3_stmt *stmt = db_stmt(w->conn, sql_store_profile[changed]);
+	sqlite3_stmt *stmt = db_stmt(c, sql_store_profile[changed]);
 	if (stmt == NULL)
-		return db_conn_error(w->conn);
+		return db_conn_error(c);
 	bind_opt_int(stmt, 1, pr->level != LEVEL_UNRATED, pr->level);
 	bind_opt_int(stmt, 2, pr->loyalty_score != SCORE_NONE, pr->loyalty_score);
 	bind_opt_int(stmt, 3, pr->has_delta, pr->loyalty_delta_30d);
@@ -355,16 +365,16 @@ static int store_profile(struct worker *w, const struct worker_job *job, int64_t
 	sqlite3_bind_int64(stmt, 11, now);
 	bind_opt_int(stmt, 12, pr->next_rescore_at != SCORE_NEVER, pr->next_rescore_at);
 	sqlite3_bind_text(stmt, 13, job->customer_id, -1, SQLITE_STATIC);
-	return db_step_done(w->conn, stmt);
+	return db_step_done(c, stmt);
 }
 
-static int move_cursor(struct worker *w, int64_t seq)
+static int move_cursor(struct db_conn *c, int64_t seq)
 {
-	sqlite3_stmt *stmt = db_stmt(w->conn, sql_move_cursor);
+	sqlite3_stmt *stmt = db_stmt(c, sql_move_cursor);
 	if (stmt == NULL)
-		return db_conn_error(w->conn);
+		return db_conn_error(c);
 	sqlite3_bind_int64(stmt, 1, seq);
-	return db_step_done(w->conn, stmt);
+	return db_step_done(c, stmt);
 }
 
 static void rollback_if_open(struct worker *w)
@@ -397,31 +407,63 @@ fail:
 	return err;
 }
 
+/* Runs on the writer thread (write_job.done): wakes the worker waiting in
+ * write_via_writer(). */
+static void write_done(struct write_job *job, void *arg)
+{
+	struct worker_write *ww = arg;
+	(void)job;
+	pthread_mutex_lock(&ww->w->lock);
+	ww->done = true;
+	pthread_cond_broadcast(&ww->w->written);
+	pthread_mutex_unlock(&ww->w->lock);
+}
+
+/* Have the writer run in_tx inside its next transaction and wait until that
+ * committed (durably, as every group) or failed. Returns 0 or the error. */
+static int write_via_writer(struct worker *w, struct worker_write *ww,
+                            int (*in_tx)(struct db_conn *c, struct write_job *job))
+{
+	ww->w = w;
+	ww->done = false;
+	ww->job = (struct write_job){
+	    .done = write_done, .arg = ww, .in_tx = in_tx, .rewrites_only = true};
+	int err = writer_submit(w->opt.writer, &ww->job);
+	if (err != 0)
+		return err;
+	pthread_mutex_lock(&w->lock);
+	while (!ww->done)
+		pthread_cond_wait(&w->written, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	return ww->job.result;
+}
+
+static int chunk_in_tx(struct db_conn *c, struct write_job *job)
+{
+	struct worker_write *ww = job->arg;
+	int err = 0;
+	for (int i = ww->start; i < ww->end && err == 0; i++)
+		err = store_profile(c, &ww->w->jobs[i], ww->now);
+	if (err == 0 && ww->cursor >= 0)
+		err = move_cursor(c, ww->cursor);
+	return err;
+}
+
 /* Write phase: store the batch's profiles, at most WRITE_CHUNK of them per
- * transaction, and with the last of them move the cursor past the batch's
- * submissions (when it took new ones). The writer waits at the gate while
- * one runs: a whole batch in one transaction (a pass gathers 100 ms of
- * submissions) raised single-survey p99 latency from 12-14 ms to 15-17 ms; in
- * chunks it is 13-16 ms, for about 5 % less throughput (A/B, empty
- * database). Between chunks the FIFO gate lets a waiting writer in. */
+ * transaction of the writer, and with the last of them move the cursor past
+ * the batch's submissions (when it took new ones). A chunk lengthens the
+ * writer's transaction it joins, which requests wait for: a whole batch in
+ * one transaction (a pass gathers 100 ms of submissions) raised single-
+ * survey p99 latency from 12-14 ms to 15-17 ms; in chunks it was 13-16 ms
+ * (A/B, empty database, when the worker still wrote on its own connection). */
 static int write_batch(struct worker *w, int n, int64_t now)
 {
 	int err = 0;
 	for (int start = 0; start < n && err == 0; start += WRITE_CHUNK) {
 		int end = start + WRITE_CHUNK < n ? start + WRITE_CHUNK : n;
-		store_write_lock(w->st);
-		err = db_exec(w->conn, "BEGIN IMMEDIATE");
-		for (int i = start; i < end && err == 0; i++)
-			err = store_profile(w, &w->jobs[i], now);
-		if (err == 0 && end == n && w->batch_cursor >= 0)
-			err = move_cursor(w, w->batch_cursor);
-		if (err == 0)
-			err = db_exec(w->conn, "COMMIT");
-		if (err != 0)
-			rollback_if_open(w);
-		store_write_unlock(w->st);
-		if (err == 0)
-			store_note_commit(w->st);
+		struct worker_write ww = {.start = start, .end = end, .now = now,
+		                          .cursor = end == n ? w->batch_cursor : -1};
+		err = write_via_writer(w, &ww, chunk_in_tx);
 	}
 	return err;
 }
@@ -508,50 +550,44 @@ static void params_text(const struct score_params *p, char *buf, size_t len)
 	         p->weight_expectation, p->weight_csat, p->declining_delta);
 }
 
-/* Profiles stored under other params are stale: make every scored customer
- * due now, so the time-based passes rescore them all (in batches, beside
- * the writer) after the start. Returns 0 or a storage error. */
+/* The params of the stored profiles, in the writer's transaction: when
+ * they differ from ours, every scored customer is made due now, so the
+ * time-based passes rescore them all (in batches, beside the writer) after
+ * the start. */
+static int expire_in_tx(struct db_conn *c, struct write_job *job)
+{
+	struct worker_write *ww = job->arg;
+	const char *text = ww->params_text;
+	sqlite3_stmt *stmt = db_stmt(c, "SELECT params FROM scoring_params");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	int rc = sqlite3_step(stmt);
+	const unsigned char *old = rc == SQLITE_ROW ? sqlite3_column_text(stmt, 0) : NULL;
+	bool same = old && strcmp((const char *)old, text) == 0;
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(rc);
+	if (same)
+		return 0;
+	int err = db_exec(c, "UPDATE customers SET next_rescore_at = 0 WHERE computed_at IS NOT NULL");
+	if (err != 0)
+		return err;
+	stmt = db_stmt(c, "INSERT INTO scoring_params (id, params) VALUES (1, ?)"
+	                  " ON CONFLICT (id) DO UPDATE SET params = excluded.params");
+	if (stmt == NULL)
+		return db_conn_error(c);
+	sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
+	return db_step_done(c, stmt);
+}
+
+/* Profiles stored under other params are stale (expire_in_tx). Returns 0 or
+ * a storage error. */
 static int expire_if_params_changed(struct worker *w)
 {
 	char text[512];
 	params_text(&w->opt.params, text, sizeof(text));
-	store_write_lock(w->st);
-	int err = db_exec(w->conn, "BEGIN IMMEDIATE");
-	sqlite3_stmt *stmt = err ? NULL : db_stmt(w->conn, "SELECT params FROM scoring_params");
-	if (err == 0 && stmt == NULL)
-		err = db_conn_error(w->conn);
-	bool same = false;
-	if (stmt) {
-		int rc = sqlite3_step(stmt);
-		const unsigned char *old = rc == SQLITE_ROW ? sqlite3_column_text(stmt, 0) : NULL;
-		same = old && strcmp((const char *)old, text) == 0;
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			err = db_error(rc);
-		sqlite3_reset(stmt);
-	}
-	if (err == 0 && !same)
-		err = db_exec(w->conn, "UPDATE customers SET next_rescore_at = 0"
-		                       " WHERE computed_at IS NOT NULL");
-	if (err == 0 && !same) {
-		stmt = db_stmt(w->conn, "INSERT INTO scoring_params (id, params) VALUES (1, ?)"
-		                        " ON CONFLICT (id) DO UPDATE SET params = excluded.params");
-		if (stmt == NULL) {
-			err = db_conn_error(w->conn);
-		} else {
-			sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
-			int rc = sqlite3_step(stmt);
-			sqlite3_reset(stmt);
-			err = db_error(rc);
-		}
-	}
-	if (err == 0)
-		err = db_exec(w->conn, "COMMIT");
-	if (err != 0)
-		rollback_if_open(w);
-	store_write_unlock(w->st);
-	if (err == 0)
-		store_note_commit(w->st);
-	return err;
+	struct worker_write ww = {.params_text = text};
+	return write_via_writer(w, &ww, expire_in_tx);
 }
 
 static void *worker_main(void *arg)
@@ -564,6 +600,8 @@ static void *worker_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &pass_start);
 		int err = run_pass(w);
 		atomic_store(&w->alive, err == 0);
+		if (err == FBD_ESHUTDOWN)
+			break; /* the writer stopped: worker_stop() comes next */
 		if (err != 0) {
 			atomic_fetch_add(&w->failed, 1);
 			/* Logged once per failure streak; the pass is retried at
@@ -604,7 +642,6 @@ int worker_start(struct worker **out, struct store *st, const struct worker_opti
 	*out = NULL;
 	if (w == NULL)
 		return FBD_ENOMEM;
-	w->st = st;
 	w->opt = *opt;
 	if (w->opt.batch <= 0)
 		w->opt.batch = DEFAULT_BATCH;
@@ -621,26 +658,29 @@ int worker_start(struct worker **out, struct store *st, const struct worker_opti
 	w->jobs = calloc((size_t)w->opt.batch, sizeof(*w->jobs));
 	if (w->items == NULL || w->jobs == NULL)
 		goto fail_free;
-	if ((err = db_conn_open(&w->conn, store_options(st), true)) != 0)
-		goto fail_free;
-	if ((err = db_exec(w->conn, "PRAGMA synchronous = NORMAL")) != 0)
-		goto fail_conn;
-	/* No mmap_size here: mapping the file saved a copy per page read
-	 * (full rescore 1.3 s instead of 1.4 s, bench-scoring), but every page
-	 * the worker touched then counted in the process's RSS: 170 MB of a
-	 * 1 000 000-row database under load, against a 64 MB goal
+	/* Read-only, and no mmap_size: mapping the file saved a copy per page
+	 * read (full rescore 1.3 s instead of 1.4 s, bench-scoring), but every
+	 * page the worker touched then counted in the process's RSS: 170 MB of
+	 * a 1 000 000-row database under load, against a 64 MB goal
 	 * (docs/performance.md). */
-	if ((err = store_route_checkpoints(st, w->conn)) != 0)
-		goto fail_conn;
-	if ((err = expire_if_params_changed(w)) != 0)
-		goto fail_conn;
+	if ((err = db_conn_open(&w->conn, store_options(st), false)) != 0)
+		goto fail_free;
 	if ((err = init_sync(&w->lock, &w->wake)) != 0)
 		goto fail_conn;
 	err = FBD_ENOMEM;
-	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+	if (pthread_cond_init(&w->written, NULL) != 0)
 		goto fail_sync;
+	if ((err = expire_if_params_changed(w)) != 0)
+		goto fail_written;
+	/* *out first: the thread's writes make the writer call on_commit,
+	 * which may read it */
 	*out = w;
-	return 0;
+	err = FBD_ENOMEM;
+	if (pthread_create(&w->thread, NULL, worker_main, w) == 0)
+		return 0;
+	*out = NULL;
+fail_written:
+	pthread_cond_destroy(&w->written);
 fail_sync:
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
@@ -689,6 +729,7 @@ void worker_stop(struct worker *w)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->written);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	db_conn_close(w->conn);

@@ -6,8 +6,8 @@
  * fsync. With a large database that copy is random I/O and dominates ingest
  * (measured in docs/performance.md). The checkpointer moves it to a thread
  * of its own with its own connection: the WAL hook of every write connection
- * routed to it (the writer's and the scoring worker's) wakes it once the WAL
- * holds CHECKPOINT_SOFT_FRAMES. Should the thread fall behind, the committing
+ * routed to it (the writer's, which also runs the scoring worker's writes)
+ * wakes it once the WAL holds CHECKPOINT_SOFT_FRAMES. Should the thread fall behind, the committing
  * connection copies the WAL inline once it reaches CHECKPOINT_HARD_FRAMES.
  * That bounds the WAL only loosely: a bulk import at full speed (bench/
  * load_db, 500-item jobs, eight at a time) took it to 84 000 frames, and to

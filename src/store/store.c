@@ -43,7 +43,7 @@ struct store {
 	pthread_mutex_t readers_lock;
 	struct reader_node *readers;
 	/* taken around every write transaction of this process (store.h): a
-	 * ticket lock, so the writer and the worker take turns in arrival order
+	 * ticket lock, so the writer and the checkpointer take turns in arrival order
 	 * (a plain mutex lets the thread that just released it take it again
 	 * before a waiter is scheduled, starving the waiter for seconds) */
 	pthread_mutex_t write_gate;
@@ -449,8 +449,8 @@ void store_write_unlock(struct store *st)
 	pthread_mutex_unlock(&st->write_gate);
 }
 
-/* The gate makes the first call the one that starts the thread, should the
- * writer and the worker start at once (they start one after the other). */
+/* The gate makes the first call the one that starts the thread, should two
+ * write connections be routed at once. */
 int store_route_checkpoints(struct store *st, struct db_conn *c)
 {
 	int err = 0;

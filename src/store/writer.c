@@ -283,6 +283,14 @@ static size_t count_created(const struct write_job *jobs)
 	return n;
 }
 
+static bool rewrites_only(const struct write_job *jobs)
+{
+	for (const struct write_job *j = jobs; j; j = j->next)
+		if (!j->rewrites_only)
+			return false;
+	return true;
+}
+
 /* Returns 0 when the group committed (durable only once synced when
  * w->syncer is set), else the error every job of it got. */
 static int commit_group(struct writer *w, struct write_job *jobs)
@@ -324,7 +332,8 @@ static int commit_group(struct writer *w, struct write_job *jobs)
 	store_write_unlock(w->st);
 	if (err == 0)
 		store_note_commit(w->st); /* before any reply: readers see it */
-	atomic_store(&w->healthy, err == 0);
+	if (err != 0 || !rewrites_only(jobs))
+		atomic_store(&w->healthy, err == 0);
 	if (err == 0 && w->opt.on_commit)
 		w->opt.on_commit(w->opt.on_commit_arg, count_created(jobs));
 	return err;
