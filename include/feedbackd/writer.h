@@ -36,8 +36,8 @@ typedef void (*write_done_fn)(struct write_job *job, void *arg);
 /* Owned by the submitter, who must keep it alive until done() runs.
  * done() runs once the job's commit is durable (with sync = full on the
  * syncer thread, after its fdatasync of the WAL) or has failed, on the
- * writer thread otherwise; it must not block and must not touch the
- * writer. */
+ * writer thread otherwise (and for a derived job, see below); it must not
+ * block and must not touch the writer. */
 struct write_job {
 	struct write_item *items;
 	size_t n;
@@ -49,11 +49,13 @@ struct write_job {
 	 * fails the whole group. May run although the group then fails to
 	 * commit: result tells. NULL: nothing to do. */
 	int (*in_tx)(struct db_conn *c, struct write_job *job);
-	/* in_tx only rewrites rows in place (the scoring worker's profiles):
-	 * that it commits does not show that new rows fit again after a full
-	 * disk, so it does not make writer_healthy() true (its failure does
-	 * make it false). */
-	bool rewrites_only;
+	/* in_tx only rewrites derived rows in place (the scoring worker's
+	 * profiles, which it writes again should a commit be lost): done()
+	 * runs on the writer thread as soon as the group committed, without
+	 * waiting for its fdatasync; and since a rewrite fits where a new row
+	 * may not, its commit does not make writer_healthy() true after a
+	 * full disk (its failure does make it false). */
+	bool derived;
 	int result;             /* out, set before done(): 0 when the group committed */
 	struct write_job *next; /* writer-private */
 };

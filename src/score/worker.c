@@ -36,7 +36,10 @@
  *   customers' counters;
  * - a batch reads and scores up to 1024 customers, and hands them over in
  *   jobs of WRITE_CHUNK (128) profiles, one at a time: a job lengthens the
- *   group transaction it joins, which requests wait for (write_batch);
+ *   group transaction it joins, which requests wait for (write_batch). The
+ *   jobs are derived (writer.h): the writer tells the worker once the group
+ *   committed, not once it is durable; waiting for an fdatasync per chunk
+ *   made a full rescore of 100 000 customers take 3.9 s instead of 2.4;
  * - an UPDATE sets the indexed columns only when they change, since SQLite
  *   rewrites the index entries of every column in the SET list.
  *
@@ -427,7 +430,7 @@ static int write_via_writer(struct worker *w, struct worker_write *ww,
 	ww->w = w;
 	ww->done = false;
 	ww->job = (struct write_job){
-	    .done = write_done, .arg = ww, .in_tx = in_tx, .rewrites_only = true};
+	    .done = write_done, .arg = ww, .in_tx = in_tx, .derived = true};
 	int err = writer_submit(w->opt.writer, &ww->job);
 	if (err != 0)
 		return err;

@@ -283,10 +283,10 @@ static size_t count_created(const struct write_job *jobs)
 	return n;
 }
 
-static bool rewrites_only(const struct write_job *jobs)
+static bool all_derived(const struct write_job *jobs)
 {
 	for (const struct write_job *j = jobs; j; j = j->next)
-		if (!j->rewrites_only)
+		if (!j->derived)
 			return false;
 	return true;
 }
@@ -332,7 +332,7 @@ static int commit_group(struct writer *w, struct write_job *jobs)
 	store_write_unlock(w->st);
 	if (err == 0)
 		store_note_commit(w->st); /* before any reply: readers see it */
-	if (err != 0 || !rewrites_only(jobs))
+	if (err != 0 || !all_derived(jobs))
 		atomic_store(&w->healthy, err == 0);
 	if (err == 0 && w->opt.on_commit)
 		w->opt.on_commit(w->opt.on_commit_arg, count_created(jobs));
@@ -381,6 +381,37 @@ static struct write_job *take_group(struct writer *w)
 	return first;
 }
 
+/* Tell the jobs of a group, in order, that it is done (with its result). */
+static void tell(struct write_job *jobs)
+{
+	while (jobs) {
+		struct write_job *next = jobs->next;
+		jobs->next = NULL;
+		jobs->done(jobs, jobs->arg);
+		jobs = next;
+	}
+}
+
+/* A committed group: its derived jobs are told now, the rest once the
+ * syncer's fdatasync made it durable. */
+static void hand_to_syncer(struct writer *w, struct write_job *group)
+{
+	struct write_job *durable = NULL, **tail = &durable;
+	while (group) {
+		struct write_job *next = group->next;
+		group->next = NULL;
+		if (group->derived) {
+			group->done(group, group->arg);
+		} else {
+			*tail = group;
+			tail = &group->next;
+		}
+		group = next;
+	}
+	if (durable)
+		syncer_submit(w->syncer, durable);
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -396,16 +427,10 @@ static void *writer_main(void *arg)
 		struct write_job *group = take_group(w);
 		pthread_mutex_unlock(&w->lock);
 
-		if (commit_group(w, group) == 0 && w->syncer) {
-			syncer_submit(w->syncer, group);
-			continue;
-		}
-		while (group) {
-			struct write_job *next = group->next;
-			group->next = NULL;
-			group->done(group, group->arg);
-			group = next;
-		}
+		if (commit_group(w, group) == 0 && w->syncer)
+			hand_to_syncer(w, group);
+		else
+			tell(group);
 	}
 	return NULL;
 }
