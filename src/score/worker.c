@@ -79,6 +79,8 @@
 #define DEFAULT_IDLE_MS 1000
 /* Passes start at most this often (see Wake-ups above). */
 #define PASS_INTERVAL_MS 100
+/* Page cache of the worker's connection at most (limit_cache). */
+#define WORKER_CACHE_MB 2
 /* Profiles per write transaction (see write_batch). */
 #define WRITE_CHUNK 128
 
@@ -638,6 +640,20 @@ fail_mutex:
 	return FBD_ENOMEM;
 }
 
+/* SQLite empties a connection's page cache whenever it begins a read after
+ * another connection committed, which under load is every pass, so a
+ * larger cache holds only what one batch reads twice (the B-trees' upper
+ * pages). 2 MiB instead of 10 read as many pages per submission (2.6 with
+ * 1 000 000 stored), rescored 100 000 customers as fast (2.3-2.5 s,
+ * bench-scoring) and kept peak RSS under load 8 MB lower. */
+static int limit_cache(struct db_conn *c, int cache_mb)
+{
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d",
+	         (cache_mb < WORKER_CACHE_MB ? cache_mb : WORKER_CACHE_MB) * 1024);
+	return db_exec(c, sql);
+}
+
 int worker_start(struct worker **out, struct store *st, const struct worker_options *opt)
 {
 	int err = FBD_ENOMEM;
@@ -668,6 +684,8 @@ int worker_start(struct worker **out, struct store *st, const struct worker_opti
 	 * (docs/performance.md). */
 	if ((err = db_conn_open(&w->conn, store_options(st), false)) != 0)
 		goto fail_free;
+	if ((err = limit_cache(w->conn, store_options(st)->cache_mb)) != 0)
+		goto fail_conn;
 	if ((err = init_sync(&w->lock, &w->wake)) != 0)
 		goto fail_conn;
 	err = FBD_ENOMEM;
