@@ -31,7 +31,7 @@
  *   while the worker committed on its own connection (about 40 times a
  *   second under load) the writer re-read its B-trees' pages after each
  *   of them: 5.3 page reads per submission with 1 000 000 stored; now 4.2,
- *   and single-survey ingest 8-11 % faster (docs/performance.md). The
+ *   and single-survey ingest 9-17 % faster (docs/performance.md). The
  *   profiles' pages are often the ones the writer just updated for the same
  *   customers' counters;
  * - a batch reads and scores up to 1024 customers, and hands them over in
