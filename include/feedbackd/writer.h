@@ -73,8 +73,11 @@ struct writer_options {
 
 int writer_start(struct writer **out, struct store *st, const struct writer_options *opt);
 
-/* Queue a job. FBD_EFULL when the queue is full (answer 503),
- * FBD_ESHUTDOWN once stopping; done() is not called then. */
+/* Queue a job. FBD_EFULL when the queue is full (answer 503); a job without
+ * submissions (n = 0: the worker's profiles, a probe, an erasure) is never
+ * refused for that, since it adds nothing to what the capacity bounds and
+ * each of its senders has at most one in flight per thread or request.
+ * FBD_ESHUTDOWN once stopping. done() is not called when it fails. */
 int writer_submit(struct writer *w, struct write_job *job);
 
 /* Submissions waiting now (metrics). */

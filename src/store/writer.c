@@ -492,7 +492,7 @@ int writer_submit(struct writer *w, struct write_job *job)
 	pthread_mutex_lock(&w->lock);
 	if (w->stopping) {
 		err = FBD_ESHUTDOWN;
-	} else if (w->depth + job->n > w->opt.capacity && w->depth > 0) {
+	} else if (job->n > 0 && w->depth + job->n > w->opt.capacity && w->depth > 0) {
 		/* An empty queue takes any job, so a batch larger than the
 		 * capacity is still served instead of refused forever. */
 		err = FBD_EFULL;
