@@ -20,6 +20,12 @@
  * WAL is on the disk. A 2xx still means durable; what a reader may see a
  * moment earlier is docs/durability.md's business.
  *
+ * The scoring worker's profiles arrive as jobs without submissions (derived,
+ * writer.h) and run in the same transactions, so this is the process's one
+ * write connection: SQLite empties a connection's page cache whenever
+ * another one has committed, and with the worker committing on its own the
+ * writer re-read its B-trees many times a second (score/worker.c).
+ *
  * Ownership: jobs and their items belong to the submitter throughout. The
  * writer links them into its queue and hands them back through done(). */
 #include <pthread.h>
