@@ -425,7 +425,8 @@ static void write_done(struct write_job *job, void *arg)
 }
 
 /* Have the writer run in_tx inside its next transaction and wait until that
- * committed (durably, as every group) or failed. Returns 0 or the error. */
+ * committed (a derived job: not until the fdatasync) or failed. Returns 0
+ * or the error. */
 static int write_via_writer(struct worker *w, struct worker_write *ww,
                             int (*in_tx)(struct db_conn *c, struct write_job *job))
 {
