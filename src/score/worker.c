@@ -81,7 +81,7 @@
 #define PASS_INTERVAL_MS 100
 /* Page cache of the worker's connection at most (limit_cache). */
 #define WORKER_CACHE_MB 2
-/* Profiles per write transaction (see write_batch). */
+/* Profiles per job handed to the writer (see write_batch). */
 #define WRITE_CHUNK 128
 
 /* One customer of a batch. */

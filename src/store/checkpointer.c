@@ -5,11 +5,11 @@
  * while no reader still reads an older snapshot from the WAL). Under
  * sustained load a background PASSIVE checkpoint never gets there: frames
  * arrive while it copies. So a cycle has two steps:
- * 1. Rounds beside the writers, each a PASSIVE pass and a flush of the
+ * 1. Rounds beside the writer, each a PASSIVE pass and a flush of the
  *    database file (sync_db), until a round copied at most FINISH_FRAMES.
  *    Each round copies what arrived during the previous one, so they
  *    shrink; MAX_ROUNDS, and half the hard bound of the WAL, end them should
- *    the writers outrun the copy. The flush is ours because SQLite syncs the
+ *    the writer outrun the copy. The flush is ours because SQLite syncs the
  *    file only after a pass that ends at the WAL's current end, which under
  *    load is rare.
  * 2. The last few frames copied with the store's write gate held, so no
@@ -23,8 +23,9 @@
  * case 170-360 ms; now it is 38-45 ms, for a WAL that peaks about 40 % higher
  * (docs/performance.md).
  *
- * Checkpoint failures are not fatal (the frames stay in the WAL, readable,
- * and the next cycle copies them), so they end the cycle and nothing more. */
+ * Checkpoint and flush failures are not fatal (the frames stay in the WAL,
+ * readable, and the next cycle copies them), so they end the cycle and
+ * nothing more: after a failed flush the WAL must not start again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -67,17 +68,18 @@ static int passive(struct checkpointer *cp, int *frames, int *copied)
  * and the WAL longer (each step waits for its writes before the next
  * starts): 1024 pages gave 50-67 ms and 27 000-31 000 frames, 512 pages
  * 38-45 ms and 29 000-34 000, steps of 8 MB 30-40 ms and up to 63 000. */
-static void sync_db(struct checkpointer *cp, int frames_copied)
+static int sync_db(struct checkpointer *cp, int frames_copied)
 {
 	struct stat sb;
 	if (cp->db_fd < 0)
-		return;
+		return 0; /* SQLite's own sync at the end of the cycle then does it all */
 	if (frames_copied > SYNC_STEP_PAGES && fstat(cp->db_fd, &sb) == 0) {
 		off_t step = sb.st_size / frames_copied * SYNC_STEP_PAGES;
 		/* the count is of frames, one per commit that wrote a page, so
 		 * it can exceed the file's pages and the step round to 0 */
 		if (step < SYNC_STEP_MIN_BYTES)
 			step = SYNC_STEP_MIN_BYTES;
+		/* only a head start: a failure here is the fdatasync's too */
 		for (off_t at = 0; at < sb.st_size; at += step)
 			(void)sync_file_range(cp->db_fd, at, step,
 			                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
@@ -87,6 +89,7 @@ static void sync_db(struct checkpointer *cp, int frames_copied)
 	do
 		rc = fdatasync(cp->db_fd); /* also the device's cache */
 	while (rc != 0 && errno == EINTR);
+	return rc;
 }
 
 static void run_cycle(struct checkpointer *cp)
@@ -94,9 +97,8 @@ static void run_cycle(struct checkpointer *cp)
 	int frames = 0, copied = 0;
 	for (int round = 0; round < MAX_ROUNDS; round++) {
 		int before = copied;
-		if (passive(cp, &frames, &copied) != SQLITE_OK)
+		if (passive(cp, &frames, &copied) != SQLITE_OK || sync_db(cp, copied - before) != 0)
 			return;
-		sync_db(cp, copied - before);
 		if (copied - before <= FINISH_FRAMES || frames >= CHECKPOINT_HARD_FRAMES / 2)
 			break;
 	}

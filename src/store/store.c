@@ -43,9 +43,10 @@ struct store {
 	pthread_mutex_t readers_lock;
 	struct reader_node *readers;
 	/* taken around every write transaction of this process (store.h): a
-	 * ticket lock, so the writer and the checkpointer take turns in arrival order
-	 * (a plain mutex lets the thread that just released it take it again
-	 * before a waiter is scheduled, starving the waiter for seconds) */
+	 * ticket lock, so the writer and the checkpointer take turns in
+	 * arrival order (a plain mutex lets the thread that just released it
+	 * take it again before a waiter is scheduled, starving the waiter for
+	 * seconds) */
 	pthread_mutex_t write_gate;
 	pthread_cond_t write_turn;
 	uint64_t next_ticket, now_serving; /* guarded by write_gate */
@@ -449,8 +450,9 @@ void store_write_unlock(struct store *st)
 	pthread_mutex_unlock(&st->write_gate);
 }
 
-/* The gate makes the first call the one that starts the thread, should two
- * write connections be routed at once. */
+/* The first call starts the thread; later writers (tests start several,
+ * one after another) share it. Under the gate, so that two calls at once
+ * would still start one. */
 int store_route_checkpoints(struct store *st, struct db_conn *c)
 {
 	int err = 0;

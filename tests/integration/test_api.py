@@ -1220,28 +1220,24 @@ class DurabilityTest(ApiTestCase):
         # (libmicrohttpd 0.9.75 keeps waiting for the rest) must not hold the
         # shutdown for the whole drain timeout.
         server = self.start_server()
-        data = json.dumps(survey()).encode()
-        conn = server.raw_connection(timeout=5)
-        self.addCleanup(conn.close)
-        conn.send(harness.build_request("POST", "/v1/surveys", data, [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(data) + 100))],
-            key="ingest"))
+        conn, _ = self.start_unfinished_upload(server)
         conn.shutdown_write()
         time.sleep(0.2)
         started = time.monotonic()
         self.assertEqual(server.stop(signal.SIGTERM), 0)
         self.assertLess(time.monotonic() - started, 5, "shutdown waited for a dead upload")
 
-    def hold_drain_with_upload(self, server):
-        """Start an upload that never completes, which holds a drain for its
-        grace period; returns the survey body it began to send."""
+    def start_unfinished_upload(self, server):
+        """Send a survey announcing 100 bytes more than it holds: an upload
+        that never completes, which holds a drain for its grace period.
+        Returns the connection and the survey body."""
         data = json.dumps(survey()).encode()
         upload = server.raw_connection(timeout=5)
         self.addCleanup(upload.close)
         upload.send(harness.build_request("POST", "/v1/surveys", data, [
             ("Content-Type", "application/json"), ("Content-Length", str(len(data) + 100))],
             key="ingest"))
-        return data
+        return upload, data
 
     def test_a_request_begun_while_draining_is_refused(self):
         # A connection accepted before SIGTERM whose request begins during
@@ -1249,7 +1245,7 @@ class DurabilityTest(ApiTestCase):
         # that suspended for the writer after the drain had seen nothing
         # active made libmicrohttpd abort at stop.
         server = self.start_server()
-        data = self.hold_drain_with_upload(server)
+        _, data = self.start_unfinished_upload(server)
         late = server.raw_connection(timeout=5)
         self.addCleanup(late.close)
         time.sleep(0.2)
@@ -1274,7 +1270,7 @@ class DurabilityTest(ApiTestCase):
         # refused at once and goes elsewhere, while the drain still waits
         # for an upload in progress.
         server = self.start_server()
-        self.hold_drain_with_upload(server)
+        self.start_unfinished_upload(server)
         time.sleep(0.2)
         port = server.port
         server.proc.send_signal(signal.SIGTERM)
