@@ -550,6 +550,81 @@ def test_upgrade_007():
         srv.close()
 
 
+OLD_TIME_INDEXES = """
+DROP INDEX submissions_by_time;
+CREATE INDEX submissions_by_time ON submissions (submitted_at DESC, id DESC);
+DROP INDEX submissions_for_dashboards;
+CREATE INDEX submissions_for_dashboards ON submissions (submitted_at, channel, agent_id,
+    segment, customer_id, nps, csat, effort, expectation, resolved);
+DELETE FROM schema_migrations WHERE version >= 9;
+"""
+
+
+def responses_pages(srv, **params):
+    """Every id of /v1/responses, following next_cursor in pages of 7."""
+    ids, cursor = [], None
+    for _ in range(100):
+        q = dict(params, limit=7, **({'cursor': cursor} if cursor else {}))
+        st, _, body = srv.request('GET', '/v1/responses', params=q, key='read')
+        eq(st, 200, f'responses {q}: {body}')
+        ids += [r['id'] for r in (body or {}).get('data', [])]
+        cursor = (body or {}).get('next_cursor')
+        if not cursor:
+            break
+    return ids
+
+
+def test_upgrade_009():
+    """A database at schema 8 (the time indexes in their old order) upgrades
+    to 9: both indexes rebuilt in the new order, and the response list (its
+    order and its pages) and the dashboards answer as before. Many
+    submissions share a second, the case the new order changes."""
+    import random
+    rnd = random.Random(9)
+    base = midnight(NOW - 10 * DAY)
+    srv = harness.Server(env=ENV)
+    srv.start()
+    try:
+        for i in range(60):
+            s = dict(customer_id=f'v{rnd.randrange(8)}', channel=rnd.choice(['chat', 'email']),
+                     agent_id=rnd.choice(['x', 'y']),
+                     submitted_at=iso(base + rnd.choice([0, 1, 3600, DAY + 5, 3 * DAY + 7])),
+                     nps=rnd.randrange(11))
+            eq(srv.request('POST', '/v1/surveys', s, key='ingest')[0], 201, f'upgrade store {i}')
+        lists = [dict(), dict(channel='chat'), dict(since=iso(base + 1), until=iso(base + DAY + 6))]
+        queries = [dict(since=iso(base + 1), until=iso(base + 3 * DAY + 8)),
+                   dict(since=iso(base), until=iso(base + 2), channel='email'),
+                   dict(since=iso(base + 2), until=iso(base + DAY + 6), agent_id='x',
+                        channel='chat')]
+        pages = [responses_pages(srv, **q) for q in lists]
+        eq(len(pages[0]), 60, 'every submission listed before the upgrade')
+        before = [summary(srv, **q) for q in queries]
+        srv.stop()
+        db = sqlite3.connect(srv.db_path)
+        with db:
+            db.executescript("BEGIN;" + OLD_TIME_INDEXES + "COMMIT;")
+        db.close()
+        srv.start()
+        db = sqlite3.connect(srv.db_path)
+        try:
+            sql = dict(db.execute("SELECT name, sql FROM sqlite_schema WHERE name IN"
+                                  " ('submissions_by_time', 'submissions_for_dashboards')"))
+            check('(submitted_at, id)' in sql.get('submissions_by_time', ''),
+                  f'submissions_by_time ascending after 009: {sql}')
+            check('(submitted_at, seq,' in sql.get('submissions_for_dashboards', ''),
+                  f'submissions_for_dashboards by second, then seq, after 009: {sql}')
+        finally:
+            db.close()
+        for q, p in zip(lists, pages):
+            eq(responses_pages(srv, **q), p, f'response pages unchanged by the upgrade {q}')
+        def figures(b):
+            return {k: v for k, v in b.items() if k not in ('levels', 'at_risk_customers')}
+        for q, b in zip(queries, before):
+            eq(figures(summary(srv, **q)), figures(b), f'summary unchanged by the upgrade {q}')
+    finally:
+        srv.close()
+
+
 def main():
     harness.BINARY = os.path.abspath(sys.argv[1])
     srv = harness.Server(env=ENV)
@@ -570,6 +645,7 @@ def main():
         srv.close()
     test_against_model()
     test_upgrade_007()
+    test_upgrade_009()
     if FAILURES:
         print(f'{len(FAILURES)} failure(s)', file=sys.stderr)
         return 1
